@@ -1,0 +1,1 @@
+"""Events2Panther Lambda: EventBridge envelopes from an SQS buffer -> Panther events."""

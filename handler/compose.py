@@ -1,0 +1,54 @@
+"""Alert + envelope + account -> the Panther message, with the node and the context fields."""
+
+from __future__ import annotations
+
+import re
+
+from handler.alert import Alert
+from handler.enrichment.account import AccountInfo
+from handler.envelope import Envelope
+from handler.message import PantherMessage
+
+_TAG_KEY = re.compile(r"[^a-z0-9]+")
+
+
+def node_for(account: AccountInfo, region: str, resource: str) -> str:
+    """`<account name>/<region>[/<resource>]`: the monitored thing as operators name it."""
+    parts = [account.label, region]
+    if resource:
+        parts.append(resource)
+    return "/".join(parts)
+
+
+def account_tag_field(key: str) -> str:
+    return "account_tag_" + (_TAG_KEY.sub("_", key.lower()).strip("_") or "unnamed")
+
+
+def compose(envelope: Envelope, alert: Alert, account: AccountInfo) -> PantherMessage:
+    fields: dict[str, str] = {
+        "account_id": envelope.account,
+        "account_name": account.name,
+        "account_alias": account.alias,
+        "ou_path": account.ou_path,
+        "region": envelope.region,
+        "source": envelope.source,
+        "detail_type": envelope.detail_type,
+        "resource": alert.resource_arn or alert.resource,
+        "event_id": envelope.id,
+        "event_time": envelope.time,
+        "external_id": alert.external_id or envelope.id,
+    }
+    for key, value in sorted(account.tags.items()):
+        fields[account_tag_field(key)] = value
+    # The family's own fields come last and may refine the generic ones (never the account's).
+    for name, value in alert.fields.items():
+        if name not in {"account_id", "account_name", "account_alias", "ou_path"}:
+            fields[name] = value
+    return PantherMessage(
+        node=node_for(account, envelope.region, alert.resource),
+        summary=alert.summary,
+        severity=int(alert.severity),
+        tag=alert.tag,
+        identifier=alert.identifier,
+        fields=fields,
+    ).fitted()

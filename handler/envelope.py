@@ -1,0 +1,98 @@
+"""A typed, read-only view of an EventBridge envelope, and its validation.
+
+Mappers read `envelope.detail_type`, never `event["detail-type"]`: the raw keys are read here only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from handler.exceptions import InvalidEnvelopeError
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    source: str
+    detail_type: str
+    detail: Mapping[str, Any]
+    id: str = UNKNOWN
+    account: str = UNKNOWN
+    region: str = UNKNOWN
+    time: str = ""
+    resources: tuple[str, ...] = field(default_factory=tuple)
+
+    def text(self, *path: str, default: str = "") -> str:
+        """The value at `path` inside `detail` as a string, or `default` when absent or not scalar."""
+        value: Any = self.detail
+        for key in path:
+            if not isinstance(value, Mapping):
+                return default
+            value = value.get(key)
+        if value is None or isinstance(value, Mapping | list):
+            return default
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def section(self, *path: str) -> Mapping[str, Any]:
+        """The object at `path` inside `detail`, or an empty mapping."""
+        value: Any = self.detail
+        for key in path:
+            if not isinstance(value, Mapping):
+                return {}
+            value = value.get(key)
+        return value if isinstance(value, Mapping) else {}
+
+
+def _optional_text(raw: Mapping[str, Any], key: str, default: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise InvalidEnvelopeError(f"'{key}' is {type(value).__name__}, not a string")
+    return value or default
+
+
+def envelope_from_object(raw: object) -> Envelope:
+    """Validate a decoded envelope. Raises InvalidEnvelopeError naming what is wrong."""
+    if not isinstance(raw, Mapping):
+        raise InvalidEnvelopeError(f"envelope is a JSON {type(raw).__name__}, not an object")
+    source = raw.get("source")
+    detail_type = raw.get("detail-type")
+    if not isinstance(source, str) or not source:
+        raise InvalidEnvelopeError("missing 'source' (not an EventBridge envelope)")
+    if not isinstance(detail_type, str) or not detail_type:
+        raise InvalidEnvelopeError("missing 'detail-type' (not an EventBridge envelope)")
+    if "detail" not in raw:
+        raise InvalidEnvelopeError("missing 'detail'")
+    detail = raw["detail"]
+    if not isinstance(detail, Mapping):
+        raise InvalidEnvelopeError(f"'detail' is a JSON {type(detail).__name__}, not an object")
+    resources_raw = raw.get("resources") or []
+    if not isinstance(resources_raw, list):
+        raise InvalidEnvelopeError("'resources' is not a list")
+    return Envelope(
+        source=source,
+        detail_type=detail_type,
+        detail=detail,
+        id=_optional_text(raw, "id", UNKNOWN),
+        account=_optional_text(raw, "account", UNKNOWN),
+        region=_optional_text(raw, "region", UNKNOWN),
+        time=_optional_text(raw, "time", ""),
+        resources=tuple(str(r) for r in resources_raw if isinstance(r, str | int)),
+    )
+
+
+def envelope_from_text(body: str | bytes) -> Envelope:
+    """Decode an SQS message body (JSON text) into an Envelope."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: pathologically nested JSON must be a result, not a crash.
+        raise InvalidEnvelopeError(f"body is not valid JSON: {str(exc)[:120]}") from exc
+    return envelope_from_object(raw)

@@ -1,0 +1,24 @@
+"""Mapping of EventBridge envelopes to alerts: one module per event family, plus the generic one.
+
+Importing a family module registers its mappers; `FAMILY_MODULES` lists them so that adding a
+family is one module plus one line here plus its golden test.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from handler.alert import MapResult
+from handler.envelope import Envelope
+from handler.mappers.registry import map_envelope
+
+FAMILY_MODULES: tuple[str, ...] = ()
+
+for _name in FAMILY_MODULES:
+    importlib.import_module(f"handler.mappers.{_name}")
+
+
+def map_event(envelope: Envelope) -> MapResult:
+    from handler.mappers.generic import generic
+
+    return map_envelope(envelope, generic)

@@ -1,0 +1,1 @@
+"""e2p: the operator CLI of Events2Panther."""

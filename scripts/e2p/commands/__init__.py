@@ -1,0 +1,1 @@
+"""One module per e2p command."""
