@@ -13,6 +13,9 @@ class AccountInfo:
     alias: str = ""
     ou_path: str = ""  # e.g. "Root/Workloads/Prod"
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Organizations' account State (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED...), "" when unknown.
+    # Accounts are kept whatever their state: an event from a closing account still deserves its name.
+    state: str = ""
 
     @property
     def label(self) -> str:

@@ -12,7 +12,29 @@ from handler.alert import MapResult
 from handler.envelope import Envelope
 from handler.mappers.registry import map_envelope
 
-FAMILY_MODULES: tuple[str, ...] = ()
+FAMILY_MODULES: tuple[str, ...] = (
+    "cloudtrail",
+    "signin",
+    "organizations",
+    "controltower",
+    "ec2",
+    "ebs",
+    "guardduty",
+    "securityhub",
+    "config",
+    "health",
+    "inspector",
+    "macie",
+    "access_analyzer",
+    "autoscaling",
+    "ecs",
+    "codepipeline",
+    "rds",
+    "kms",
+    "backup",
+    "cloudwatch",
+    "stepfunctions",
+)
 
 for _name in FAMILY_MODULES:
     importlib.import_module(f"handler.mappers.{_name}")

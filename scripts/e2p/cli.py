@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from e2p.commands import map_cmd
+from e2p.commands import deploy_cmd, map_cmd
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,3 +14,4 @@ def main() -> None:
 
 
 main.add_command(map_cmd.map_command)
+main.add_command(deploy_cmd.deploy_command)

@@ -1,0 +1,147 @@
+"""The handler's configuration: read from the environment once, at cold start, and validated.
+
+A bad value raises ConfigurationError naming the variable and what to fix, so a misconfigured
+function fails its first invocation loudly instead of dropping events quietly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from handler import constants as env
+from handler.delivery.url import validate_panther_url
+from handler.exceptions import ConfigurationError
+
+
+class AccountsFileMode(StrEnum):
+    OVERRIDE = "override"  # the file corrects or completes what Organizations says
+    REPLACE = "replace"  # the file is the whole directory; Organizations is never called
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    panther_url: str
+    token_secret_id: str = ""
+    token_parameter_name: str = ""
+    token_cache_seconds: float = 300.0
+    allow_insecure_http: bool = False
+    ca_bundle: str = ""
+    connect_timeout_seconds: float = 3.05
+    read_timeout_seconds: float = 10.0
+    max_attempts: int = 4
+    delivery_concurrency: int = 8
+    dead_letter_queue_url: str = ""
+    org_lookup_role_arn: str = ""
+    accounts_file: str = ""
+    accounts_file_mode: AccountsFileMode = AccountsFileMode.OVERRIDE
+    account_cache_seconds: float = 3600.0
+    account_tag_keys: tuple[str, ...] = ()
+    idempotency_table: str = ""
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """What requests' `verify` takes: the CA bundle when one is configured, else True."""
+        return self.ca_bundle or True
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"true", "1", "yes"}:
+        return True
+    if raw in {"false", "0", "no"}:
+        return False
+    raise ConfigurationError(f"{name}={raw!r}: expected true or false")
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name}={raw!r}: expected a number") from exc
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={raw}: expected a value from {low:g} to {high:g}")
+    return value
+
+
+def _integer(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _number(environ, name, default, low, high)
+    if value != int(value):
+        raise ConfigurationError(f"{name}={value}: expected a whole number")
+    return int(value)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every E2P_* variable. Raises ConfigurationError on the first bad one."""
+    environ = os.environ if environ is None else environ
+    url = environ.get(env.PANTHER_URL, "").strip()
+    if not url:
+        raise ConfigurationError(f"{env.PANTHER_URL} is not set: the Panther event API URL is required")
+    insecure = _bool(environ, env.ALLOW_INSECURE_HTTP, default=False)
+    try:
+        url = validate_panther_url(url, insecure)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{env.PANTHER_URL}: {exc}") from exc
+
+    secret_id = environ.get(env.TOKEN_SECRET_ID, "").strip()
+    parameter = environ.get(env.TOKEN_PARAMETER_NAME, "").strip()
+    if bool(secret_id) == bool(parameter):
+        raise ConfigurationError(
+            f"set exactly one of {env.TOKEN_SECRET_ID} (Secrets Manager) or "
+            f"{env.TOKEN_PARAMETER_NAME} (SSM SecureString) for the Panther token"
+        )
+
+    ca_bundle = environ.get(env.CA_BUNDLE, "").strip()
+    if ca_bundle and not Path(ca_bundle).is_file():
+        raise ConfigurationError(f"{env.CA_BUNDLE}={ca_bundle!r} is not a readable file")
+
+    accounts_file = environ.get(env.ACCOUNTS_FILE, "").strip()
+    if accounts_file and not Path(accounts_file).is_file():
+        raise ConfigurationError(f"{env.ACCOUNTS_FILE}={accounts_file!r} is not a readable file")
+    mode_raw = environ.get(env.ACCOUNTS_FILE_MODE, AccountsFileMode.OVERRIDE.value).strip().lower()
+    try:
+        mode = AccountsFileMode(mode_raw)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"{env.ACCOUNTS_FILE_MODE}={mode_raw!r}: expected override or replace"
+        ) from exc
+    if mode is AccountsFileMode.REPLACE and not accounts_file:
+        raise ConfigurationError(f"{env.ACCOUNTS_FILE_MODE}=replace needs {env.ACCOUNTS_FILE}")
+
+    role_arn = environ.get(env.ORG_LOOKUP_ROLE_ARN, "").strip()
+    if role_arn and not (role_arn.startswith("arn:aws") and ":iam::" in role_arn and ":role/" in role_arn):
+        raise ConfigurationError(f"{env.ORG_LOOKUP_ROLE_ARN}={role_arn!r} is not an IAM role ARN")
+
+    dlq_url = environ.get(env.DEAD_LETTER_QUEUE_URL, "").strip()
+    if dlq_url and not dlq_url.startswith(("https://", "http://")):
+        raise ConfigurationError(f"{env.DEAD_LETTER_QUEUE_URL}={dlq_url!r} is not an SQS queue URL")
+
+    tag_keys = tuple(k.strip() for k in environ.get(env.ACCOUNT_TAG_KEYS, "").split(",") if k.strip())
+
+    return Settings(
+        panther_url=url,
+        token_secret_id=secret_id,
+        token_parameter_name=parameter,
+        token_cache_seconds=_number(environ, env.TOKEN_CACHE_SECONDS, 300.0, 0, 86400),
+        allow_insecure_http=insecure,
+        ca_bundle=ca_bundle,
+        connect_timeout_seconds=_number(environ, env.CONNECT_TIMEOUT_SECONDS, 3.05, 0.1, 60),
+        read_timeout_seconds=_number(environ, env.READ_TIMEOUT_SECONDS, 10.0, 0.1, 300),
+        max_attempts=_integer(environ, env.MAX_ATTEMPTS, 4, 1, 10),
+        delivery_concurrency=_integer(environ, env.DELIVERY_CONCURRENCY, 8, 1, 64),
+        dead_letter_queue_url=dlq_url,
+        org_lookup_role_arn=role_arn,
+        accounts_file=accounts_file,
+        accounts_file_mode=mode,
+        account_cache_seconds=_number(environ, env.ACCOUNT_CACHE_SECONDS, 3600.0, 0, 7 * 86400),
+        account_tag_keys=tag_keys,
+        idempotency_table=environ.get(env.IDEMPOTENCY_TABLE, "").strip(),
+    )

@@ -1,0 +1,206 @@
+"""POST one Panther event, retrying what the policy says is worth retrying, within a deadline."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+import requests
+
+from handler.constants import PANTHER_MAX_BODY_BYTES
+from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
+from handler.delivery.policy import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    Next,
+    RetryPolicy,
+    Verdict,
+    classify_error,
+    classify_response,
+)
+from handler.exceptions import ConfigurationError, TokenUnavailableError
+from handler.token import TokenProvider
+
+logger = logging.getLogger(__name__)
+
+DEADLINE_REASON: Final = "deadline"
+API_KEY_HEADER: Final = "X-Api-Token"
+_REDACTED: Final = "[redacted]"
+_MS_PER_S: Final = 1000.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _Send:
+    """What every log line and the outcome of one `send` share."""
+
+    correlation_id: str
+    body_bytes: int
+    started: float
+
+
+class PantherClient:
+    """Sends one event per request to Panther's /api/event/create over a shared keep-alive session.
+
+    Thread-safe: the session's connection pool, the token provider and this object's state are shared
+    by the delivery workers; everything per-message lives in `send`.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        tokens: TokenProvider,
+        *,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        max_attempts: int,
+        verify: bool | str = True,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+        wall_clock: Callable[[], datetime] = _utc_now,
+        backoff_base_s: float = BACKOFF_BASE_S,
+        backoff_cap_s: float = BACKOFF_CAP_S,
+    ) -> None:
+        if connect_timeout_s <= 0 or read_timeout_s <= 0:
+            raise ConfigurationError("Panther connect and read timeouts must be positive numbers of seconds")
+        if max_attempts < 1:
+            raise ConfigurationError("Panther max attempts must be at least 1")
+        self._session = session
+        self._url = url
+        self._tokens = tokens
+        self._timeout = (connect_timeout_s, read_timeout_s)
+        # The longest one attempt can take (a hung Panther answers nothing until the read timeout).
+        self._attempt_budget_s = connect_timeout_s + read_timeout_s
+        self._max_attempts = max_attempts
+        self._verify = verify
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._wall_clock = wall_clock
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+
+    def __repr__(self) -> str:
+        return f"PantherClient(url={self._url!r}, tokens={self._tokens!r})"
+
+    def send(self, body: bytes, correlation_id: str, deadline: float | None = None) -> DeliveryOutcome:
+        """Deliver `body` (PantherMessage.body()). `deadline` is a `clock()` value after which no
+        attempt may still be running; None means no deadline."""
+        this = _Send(correlation_id, len(body), self._clock())
+        if len(body) > PANTHER_MAX_BODY_BYTES:
+            reason = f"body is {len(body)} bytes, over Panther's {PANTHER_MAX_BODY_BYTES}-byte limit"
+            return self._finish(this, DeliveryStatus.PERMANENT, 0, None, reason)
+        policy = RetryPolicy(
+            self._max_attempts, self._rng, base_s=self._backoff_base_s, cap_s=self._backoff_cap_s
+        )
+        attempts = 0
+        http_status: int | None = None
+        delay_s = 0.0
+        while True:
+            if not self._fits_before(deadline, delay_s):
+                return self._finish(this, DeliveryStatus.RETRYABLE, attempts, http_status, DEADLINE_REASON)
+            if delay_s > 0:
+                self._sleep(delay_s)
+            try:
+                token = self._tokens.get()
+            except TokenUnavailableError as exc:
+                reason = f"token unavailable: {exc}"
+                return self._finish(this, DeliveryStatus.RETRYABLE, attempts, http_status, reason)
+            attempts += 1
+            logger.debug(
+                "Panther delivery attempt",
+                extra={"correlation_id": correlation_id, "body_bytes": this.body_bytes, "attempt": attempts},
+            )
+            verdict, http_status = self._attempt(body, token)
+            decision = policy.after(verdict)
+            # Belt and braces: nothing in a reason should ever contain the token, but a proxy's
+            # error page could echo request headers back.
+            reason = decision.reason.replace(token, _REDACTED) if token else decision.reason
+            if decision.next is Next.STOP:
+                assert decision.status is not None  # the policy always says how a stop ends
+                return self._finish(this, decision.status, attempts, http_status, reason)
+            if decision.next is Next.REAUTHENTICATE_AND_RETRY:
+                self._reauthenticate(token)
+            delay_s = decision.delay_s
+            logger.info(
+                "Panther delivery attempt failed, retrying",
+                extra={
+                    "correlation_id": correlation_id,
+                    "body_bytes": this.body_bytes,
+                    "attempt": attempts,
+                    "http_status": http_status,
+                    "reason": reason,
+                    "retry": str(decision.next),
+                    "delay_s": round(delay_s, 3),
+                },
+            )
+
+    def _fits_before(self, deadline: float | None, delay_s: float) -> bool:
+        """Whether waiting `delay_s` and then a whole attempt still ends before the deadline."""
+        return deadline is None or self._clock() + delay_s + self._attempt_budget_s <= deadline
+
+    def _attempt(self, body: bytes, token: str) -> tuple[Verdict, int | None]:
+        try:
+            response = self._session.post(
+                self._url,
+                data=body,
+                headers={API_KEY_HEADER: token, "Content-Type": "application/json"},
+                timeout=self._timeout,
+                verify=self._verify,
+                # A redirect would carry X-Api-Token to another address: never follow one.
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            return classify_error(exc), None
+        with response:
+            verdict = classify_response(
+                response.status_code, response.headers, response.content, self._wall_clock()
+            )
+        return verdict, response.status_code
+
+    def _reauthenticate(self, rejected: str) -> None:
+        """Drop the cached token, unless another worker already replaced the rejected one: a batch of
+        401s then costs one secret read, not one per message."""
+        try:
+            current: str | None = self._tokens.get()
+        except TokenUnavailableError:
+            current = None
+        if current is None or current == rejected:
+            self._tokens.invalidate()
+
+    def _finish(
+        self, this: _Send, status: DeliveryStatus, attempts: int, http_status: int | None, reason: str
+    ) -> DeliveryOutcome:
+        outcome = DeliveryOutcome(
+            status=status,
+            attempts=attempts,
+            http_status=http_status,
+            reason=reason,
+            latency_ms=round((self._clock() - this.started) * _MS_PER_S, 3),
+        )
+        level = logging.INFO if outcome.done else logging.WARNING
+        logger.log(
+            level,
+            "Panther delivery %s",
+            status.value,
+            extra={
+                "correlation_id": this.correlation_id,
+                "body_bytes": this.body_bytes,
+                "delivery_status": status.value,
+                "attempts": attempts,
+                "http_status": http_status,
+                "reason": reason,
+                "latency_ms": outcome.latency_ms,
+            },
+        )
+        return outcome

@@ -1,0 +1,186 @@
+"""One SQS batch through map -> enrich -> deliver, and the decision for every record.
+
+A record never affects another: each one is parsed, mapped and decided on its own, and the only
+shared step is the concurrent delivery of all the batch's messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from handler import decisions
+from handler.alert import MapStatus
+from handler.counters import Count, Counters
+from handler.decisions import Action, Decision
+from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
+from handler.enrichment.account import AccountInfo
+from handler.envelope import envelope_from_text
+from handler.exceptions import DeadLetterError, InvalidEnvelopeError
+from handler.mappers.organizations import changes_account_directory
+from handler.translate import translate
+
+logger = logging.getLogger(__name__)
+
+
+class AccountDirectory(Protocol):
+    def lookup(self, account_id: str) -> AccountInfo: ...
+    def invalidate(self) -> None: ...
+
+
+class Dispatcher(Protocol):
+    def deliver_all(
+        self, items: Sequence[tuple[str, bytes]], deadline: float | None
+    ) -> list[DeliveryOutcome]: ...
+
+
+class DeadLetterSink(Protocol):
+    def send(self, body: str, reason: str, event_id: str, receive_count: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The parts of an SQS record the pipeline needs."""
+
+    message_id: str
+    body: str
+    receive_count: str = "1"
+
+
+@dataclass(slots=True)
+class _Work:
+    record: Record
+    event_id: str = "-"
+    decision: Decision | None = None
+    bodies: list[bytes] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    failed_message_ids: list[str]
+    decisions: list[tuple[str, Decision]]
+    counters: Counters
+
+    def lambda_response(self) -> dict[str, list[dict[str, str]]]:
+        return {"batchItemFailures": [{"itemIdentifier": mid} for mid in self.failed_message_ids]}
+
+
+class Pipeline:
+    def __init__(
+        self, directory: AccountDirectory, dispatcher: Dispatcher, dead_letters: DeadLetterSink
+    ) -> None:
+        self._directory = directory
+        self._dispatcher = dispatcher
+        self._dead_letters = dead_letters
+
+    def process(self, records: Sequence[Record], deadline: float | None) -> BatchReport:
+        counters = Counters()
+        counters.add(Count.RECEIVED, len(records))
+        work = [self._prepare(record, counters) for record in records]
+        self._deliver(work, deadline, counters)
+        return self._finish(work, counters)
+
+    def _prepare(self, record: Record, counters: Counters) -> _Work:
+        item = _Work(record)
+        try:
+            envelope = envelope_from_text(record.body)
+        except InvalidEnvelopeError as exc:
+            counters.add(Count.INVALID)
+            item.decision = decisions.for_invalid_envelope(str(exc))
+            return item
+        item.event_id = envelope.id
+        if changes_account_directory(envelope):
+            # Account created, moved, renamed or tagged: the cached directory is now stale.
+            self._directory.invalidate()
+        translation = translate(envelope, AccountLookupWithCount(self._directory, counters))
+        counters.add(_STATUS_COUNT[translation.status])
+        if translation.status is MapStatus.FILTERED:
+            item.decision = decisions.for_filtered(translation.reason)
+            return item
+        if translation.reason:
+            logger.info(
+                "generic mapping used",
+                extra={
+                    "event_id": envelope.id,
+                    "detail_type": envelope.detail_type,
+                    "reason": translation.reason,
+                },
+            )
+        item.bodies = [message.body() for message in translation.messages]
+        counters.add(Count.MESSAGES, len(item.bodies))
+        return item
+
+    def _deliver(self, work: list[_Work], deadline: float | None, counters: Counters) -> None:
+        pending = [item for item in work if item.decision is None]
+        items = [(item.record.message_id, body) for item in pending for body in item.bodies]
+        outcomes = iter(self._dispatcher.deliver_all(items, deadline) if items else [])
+        for item in pending:
+            mine = [next(outcomes) for _ in item.bodies]
+            for outcome in mine:
+                counters.add(Count.DELIVERY_ATTEMPTS, outcome.attempts)
+                if outcome.status is DeliveryStatus.DELIVERED:
+                    counters.add(Count.DELIVERED)
+                elif outcome.status is DeliveryStatus.DISCARDED:
+                    counters.add(Count.DISCARDED)
+                if outcome.http_status == 401:
+                    counters.add(Count.AUTH_FAILURES)
+            item.decision = decisions.for_deliveries(mine)
+
+    def _finish(self, work: list[_Work], counters: Counters) -> BatchReport:
+        failed: list[str] = []
+        decided: list[tuple[str, Decision]] = []
+        for item in work:
+            decision = item.decision or Decision(Action.RETRY, "no decision reached")
+            if decision.action is Action.DEAD_LETTER:
+                try:
+                    self._dead_letters.send(
+                        item.record.body, decision.reason, item.event_id, item.record.receive_count
+                    )
+                    counters.add(Count.DEAD_LETTERED)
+                except DeadLetterError as exc:
+                    decision = decisions.for_dead_letter_failure(str(exc))
+            if decision.action is Action.RETRY:
+                counters.add(Count.RETRIED)
+                failed.append(item.record.message_id)
+            self._log(item, decision)
+            decided.append((item.record.message_id, decision))
+        return BatchReport(failed, decided, counters)
+
+    @staticmethod
+    def _log(item: _Work, decision: Decision) -> None:
+        extra = {
+            "event_id": item.event_id,
+            "message_id": item.record.message_id,
+            "action": decision.action.value,
+            "reason": decision.reason,
+        }
+        if decision.action is Action.ACK:
+            logger.debug("record done", extra=extra)
+        elif decision.action is Action.RETRY:
+            logger.warning("record returned to the queue for retry", extra=extra)
+        else:
+            logger.error("record dead-lettered", extra=extra)
+
+
+_STATUS_COUNT = {
+    MapStatus.MAPPED: Count.MAPPED,
+    MapStatus.GENERIC: Count.GENERIC,
+    MapStatus.FILTERED: Count.FILTERED,
+    MapStatus.INVALID: Count.INVALID,
+}
+
+
+class AccountLookupWithCount:
+    """Looks an account up and counts the ones the directory does not know."""
+
+    def __init__(self, directory: AccountDirectory, counters: Counters) -> None:
+        self._directory = directory
+        self._counters = counters
+
+    def __call__(self, account_id: str) -> AccountInfo:
+        info = self._directory.lookup(account_id)
+        if not info.known:
+            self._counters.add(Count.ENRICHMENT_MISSES)
+        return info

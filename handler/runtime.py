@@ -1,0 +1,64 @@
+"""Wiring: builds, once per container, everything an invocation needs from the Settings.
+
+AWS clients and the HTTP session are created here and passed in; nothing below this module
+creates its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from handler.config import Settings
+from handler.dead_letter import DeadLetterQueue
+from handler.delivery.client import PantherClient
+from handler.delivery.fanout import Dispatcher
+from handler.delivery.session import build_session
+from handler.enrichment.build import build_directory
+from handler.enrichment.directory import AccountDirectory
+from handler.pipeline import Pipeline
+from handler.token import SecretsManagerToken, SsmParameterToken, TokenProvider
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    pipeline: Pipeline
+    directory: AccountDirectory
+    dispatcher: Dispatcher
+
+
+def build_runtime(settings: Settings, session: Any = None) -> Runtime:
+    """`session` is a boto3.Session (the function's own credentials when None)."""
+    import boto3
+
+    session = session or boto3.Session()
+    tokens: TokenProvider
+    if settings.token_secret_id:
+        tokens = SecretsManagerToken(
+            session.client("secretsmanager"), settings.token_secret_id, settings.token_cache_seconds
+        )
+    else:
+        tokens = SsmParameterToken(
+            session.client("ssm"), settings.token_parameter_name, settings.token_cache_seconds
+        )
+    client = PantherClient(
+        build_session(settings.delivery_concurrency),
+        settings.panther_url,
+        tokens,
+        connect_timeout_s=settings.connect_timeout_seconds,
+        read_timeout_s=settings.read_timeout_seconds,
+        max_attempts=settings.max_attempts,
+        verify=settings.tls_verify,
+    )
+    dispatcher = Dispatcher(client, settings.delivery_concurrency)
+    directory = build_directory(
+        role_arn=settings.org_lookup_role_arn or None,
+        accounts_file=settings.accounts_file or None,
+        file_mode=settings.accounts_file_mode.value,
+        ttl_s=settings.account_cache_seconds,
+        tag_keys=settings.account_tag_keys,
+        base_session=session,
+    )
+    dead_letters = DeadLetterQueue(session.client("sqs"), settings.dead_letter_queue_url)
+    return Runtime(settings, Pipeline(directory, dispatcher, dead_letters), directory, dispatcher)

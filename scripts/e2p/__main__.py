@@ -1,0 +1,5 @@
+"""`python -m e2p` runs the CLI, for environments without the console script."""
+
+from e2p.cli import main
+
+main(prog_name="e2p")

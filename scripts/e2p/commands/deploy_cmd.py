@@ -1,0 +1,63 @@
+"""`e2p deploy`: the central stack, the org lookup role, the member StackSet and its instances, and
+the member stacks of the management account, in that order; then the Panther token."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from e2p import exit_codes
+from e2p.deployment import Deployment
+from e2p.options import CommandContext, GlobalOptions, UsageFailure, global_options, load_context, usage_errors
+from e2p.token_secret import read_token
+
+
+def _describe_plan(ctx: CommandContext) -> list[str]:
+    settings = ctx.settings
+    definition = ctx.definition
+    lines = [
+        f"central stack   {settings.central.stack_name} in {settings.central.account_id} {settings.central.region}",
+        f"StackSet        {definition.name} ({definition.call_as}) in {definition.region}",
+        f"  OUs           {', '.join(definition.organizational_units)}",
+        f"  regions       {', '.join(definition.regions)}",
+    ]
+    management = settings.management
+    if management.deploy_member_stacks:
+        lines.append(f"management      {management.member_stack_name} in {', '.join(management.regions)}")
+    lines.append(f"lookup role     {management.lookup_stack_name} in {management.lookup_stack_region}")
+    return lines
+
+
+@click.command("deploy")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the Panther API token from this file and store it in the central secret.",
+)
+@click.option("--token-stdin", is_flag=True, help="Read the Panther API token from stdin (needs --yes).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@global_options()
+@usage_errors
+def deploy_command(options: GlobalOptions, token_file: Path | None, token_stdin: bool, yes: bool) -> None:
+    """Deploy or update everything; a second run with the same inputs changes nothing.
+
+    The token is never a command-line argument: use --token-file, --token-stdin, or answer the hidden
+    prompt (interactive terminals only). Without any of them the secret keeps its current value.
+
+    Exit codes: 0 every step succeeded, 1 a step failed (see the table), 2 usage, config or credentials.
+    """
+    if token_stdin and not yes:
+        raise UsageFailure("--token-stdin reads stdin to its end, so nothing is left to confirm with: add --yes")
+    ctx = load_context(options)
+    interactive = sys.stdin.isatty() and not yes
+    token = read_token(token_file, token_stdin, prompt=interactive)
+    for line in _describe_plan(ctx):
+        ctx.output.progress(line)
+    if not yes:
+        click.confirm("Deploy?", abort=True, err=True)
+    results = Deployment(ctx).run(token)
+    ctx.output.results("e2p deploy", results)
+    if results.failed:
+        sys.exit(exit_codes.FAILED)

@@ -1,0 +1,307 @@
+"""`e2p deploy`, step by step: package, code bucket, central stack, lookup role, StackSet and its
+instances, management-account stacks, token.
+
+Order matters (AWS-FACTS.md): member rules can only target the central bus once it exists and
+admits the organisation, so the central stack comes first and its outputs feed every later step.
+Each step records its own result with the account and region it acted in; a failed step skips
+only the steps that need what it would have produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from e2p import code_bucket, lambda_package
+from e2p.cfn_template import check_parameters, function_runtime, load_template, template_parameters
+from e2p.coverage import compute_coverage, missing_pairs
+from e2p.exceptions import E2PError, TemplateError
+from e2p.fanout import fan_out
+from e2p.options import CommandContext
+from e2p.organization import accounts_in_units, describe_organization, stackset_targets
+from e2p.results import Outcome, Results
+from e2p.sessions import error_text
+from e2p.stack_parameters import central_parameters, lookup_role_parameters, member_parameters
+from e2p.stacks import StackDeployer, StackSpec, StackState, format_event
+from e2p.stackset_ops import OperationReport, StackSetManager
+from e2p.token_secret import put_token
+
+T = TypeVar("T")
+
+STACK_TAGS: Final = {"events2panther:managed-by": "e2p"}
+CENTRAL_OUTPUTS: Final = (
+    "EventBusArn",
+    "EventBusName",
+    "BufferQueueUrl",
+    "BufferQueueArn",
+    "DeadLetterQueueUrl",
+    "DeadLetterQueueArn",
+    "RuleDeadLetterQueueUrl",
+    "FunctionName",
+    "FunctionRoleArn",
+    "TokenSecretArn",
+    "ArchiveArn",
+    "IdempotencyTableName",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrgFacts:
+    organization_id: str
+    management_account_id: str
+
+
+class Deployment:
+    def __init__(self, ctx: CommandContext, results: Results | None = None) -> None:
+        self.ctx = ctx
+        self.results = results or Results()
+        self._out = ctx.output
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def _attempt(self, step: str, account: str, region: str, work: Callable[[], T]) -> T | None:
+        try:
+            return work()
+        except (ClientError, BotoCoreError, E2PError) as exc:
+            self.results.record(step, Outcome.FAILED, account, region, error_text(exc))
+            self._out.error(f"{step} ({account} {region}): {error_text(exc)}")
+            return None
+
+    def _skip(self, step: str, account: str, region: str, because: str) -> None:
+        self.results.record(step, Outcome.SKIPPED, account, region, because)
+
+    def _events(self, label: str) -> Callable[[dict[str, Any]], None]:
+        return lambda event: self._out.progress(f"[{label}] {format_event(event)}")
+
+    def _deploy_stack(self, session: Any, account: str, region: str, spec: StackSpec) -> StackState:
+        cfn = self.ctx.sessions.client(session, "cloudformation", region)
+        deployer = StackDeployer(cfn, self.ctx.poller, self._events(f"{account} {region} {spec.name}"))
+        return deployer.deploy(spec)
+
+    def _template(self, path: Any) -> str:
+        return self.ctx.project.read(path)
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    def run(self, token: str | None) -> Results:
+        settings = self.ctx.settings
+        central = settings.central
+        org = self._attempt("organization", "", "", self._organization)
+        package = self._attempt("package", "", "", self._package)
+        code = None
+        if package is not None:
+            code = self._attempt("code bucket", central.account_id, central.region, lambda: self._upload(package))
+        else:
+            self._skip("code bucket", central.account_id, central.region, "no package")
+        outputs = None
+        if org is not None and code is not None:
+            outputs = self._attempt(
+                "central stack", central.account_id, central.region, lambda: self._central_stack(org, *code)
+            )
+        else:
+            self._skip("central stack", central.account_id, central.region, "organization or package unavailable")
+        if outputs is None or org is None:
+            self._skip("org lookup role", "", settings.management.lookup_stack_region, "central stack unavailable")
+            self._skip("stackset", "", self.ctx.definition.region, "central stack unavailable")
+            self._skip("token", central.account_id, central.region, "central stack unavailable")
+            return self.results
+        self._lookup_role(org, outputs)
+        self._stackset(org, outputs)
+        self._management_stacks(org, outputs)
+        self._token(outputs, token)
+        return self.results
+
+    # -- steps ---------------------------------------------------------------------------------------
+
+    def _organization(self) -> OrgFacts:
+        configured = self.ctx.settings.organization
+        if configured.organization_id and configured.management_account_id:
+            facts = OrgFacts(configured.organization_id, configured.management_account_id)
+        else:
+            organizations = self.ctx.sessions.client(self.ctx.sessions.admin(), "organizations")
+            found = describe_organization(organizations)
+            facts = OrgFacts(
+                configured.organization_id or found.organization_id,
+                configured.management_account_id or found.management_account_id,
+            )
+        self.results.record(
+            "organization", Outcome.OK, facts.management_account_id, "", f"{facts.organization_id}"
+        )
+        return facts
+
+    def _package(self) -> lambda_package.BuiltPackage:
+        project = self.ctx.project
+        runtime, architecture = function_runtime(load_template(self._template(project.central_template)))
+        spec = lambda_package.spec_from_environment(project.handler_package, runtime, architecture)
+        self._out.progress(f"packaging handler/ for {runtime} {architecture} (dependencies: {spec.deps})")
+        built = lambda_package.build_package(spec, project.build_dir)
+        detail = f"{built.path.name} sha256 {built.sha256[:12]}"
+        if not built.with_dependencies:
+            detail += f" (handler only: {lambda_package.DEPS_VARIABLE}={spec.deps}, test/local use)"
+        self.results.record("package", Outcome.UNCHANGED if built.from_cache else Outcome.CREATED, detail=detail)
+        return built
+
+    def _upload(self, package: lambda_package.BuiltPackage) -> tuple[str, str]:
+        central = self.ctx.settings.central
+        s3 = self.ctx.sessions.client(self.ctx.sessions.central(), "s3", central.region)
+        bucket = central.code_bucket or code_bucket.default_bucket_name(central.account_id, central.region)
+        created = code_bucket.ensure_bucket(s3, bucket, central.region)
+        uploaded = code_bucket.upload(s3, bucket, package.s3_key, package.path)
+        outcome = Outcome.CREATED if Outcome.CREATED in {created, uploaded} else Outcome.UNCHANGED
+        self.results.record(
+            "code bucket", outcome, central.account_id, central.region, f"s3://{bucket}/{package.s3_key}"
+        )
+        return bucket, package.s3_key
+
+    def _central_stack(self, org: OrgFacts, bucket: str, key: str) -> dict[str, str]:
+        settings = self.ctx.settings
+        central = settings.central
+        body = self._template(self.ctx.project.central_template)
+        values = central_parameters(settings, org.organization_id, org.management_account_id, bucket, key)
+        # An empty optional list the template does not declare is harmless; a value the operator set
+        # for a parameter the template lacks is refused by check_parameters.
+        specs = template_parameters(load_template(body, "central/template.yaml"))
+        values = {k: v for k, v in values.items() if k in specs or v}
+        check_parameters("central/template.yaml", specs, values)
+        spec = StackSpec(central.stack_name, body, values, tags=STACK_TAGS)
+        state = self._deploy_stack(self.ctx.sessions.central(), central.account_id, central.region, spec)
+        missing = [name for name in CENTRAL_OUTPUTS if name not in state.outputs]
+        detail = f"{central.stack_name} {state.status}"
+        if missing:
+            detail += f"; outputs missing: {', '.join(missing)}"
+            self._out.warn(f"central stack {central.stack_name} has no output {', '.join(missing)}")
+        self.results.record("central stack", state.outcome, central.account_id, central.region, detail)
+        return state.outputs
+
+    def _require(self, outputs: dict[str, str], name: str) -> str:
+        value = outputs.get(name)
+        if not value:
+            raise TemplateError(f"the central stack has no {name} output")
+        return value
+
+    def _lookup_role(self, org: OrgFacts, outputs: dict[str, str]) -> None:
+        management = self.ctx.settings.management
+        region = management.lookup_stack_region
+
+        def deploy() -> None:
+            body = self._template(self.ctx.project.lookup_role_template)
+            values = lookup_role_parameters(self.ctx.settings, self._require(outputs, "FunctionRoleArn"))
+            check_parameters("central/org-lookup-role.yaml", template_parameters(load_template(body)), values)
+            spec = StackSpec(management.lookup_stack_name, body, values, tags=STACK_TAGS)
+            state = self._deploy_stack(self.ctx.sessions.management(), org.management_account_id, region, spec)
+            self.results.record(
+                "org lookup role",
+                state.outcome,
+                org.management_account_id,
+                region,
+                f"{management.lookup_stack_name} {state.outputs.get('LookupRoleArn', '')}".strip(),
+            )
+
+        self._attempt("org lookup role", org.management_account_id, region, deploy)
+
+    def _member_values(self, outputs: dict[str, str]) -> dict[str, str]:
+        return member_parameters(self.ctx.settings, self._require(outputs, "EventBusArn"))
+
+    def _stackset(self, org: OrgFacts, outputs: dict[str, str]) -> None:
+        definition = self.ctx.definition
+        sessions = self.ctx.sessions
+        admin_account = sessions.caller_account()
+
+        def deploy() -> None:
+            body = self._template(self.ctx.project.member_template)
+            values = self._member_values(outputs)
+            check_parameters("member/template.yaml", template_parameters(load_template(body)), values)
+            cfn = sessions.client(sessions.admin(), "cloudformation", definition.region)
+            organizations = sessions.client(sessions.admin(), "organizations")
+            manager = StackSetManager(cfn, definition, self.ctx.poller, self._out.progress)
+            before = manager.instances() if manager.describe() is not None else []
+            outcome, detail = manager.ensure(body, values, repair=any(not i.healthy for i in before))
+            self.results.record("stackset", outcome, admin_account, definition.region, detail)
+            expected = stackset_targets(
+                accounts_in_units(organizations, definition.organizational_units), org.management_account_id
+            )
+            self._instances(manager, expected)
+
+        self._attempt("stackset", admin_account, definition.region, deploy)
+
+    def _instances(self, manager: StackSetManager, expected: Sequence[Any]) -> None:
+        definition = self.ctx.definition
+        coverage = compute_coverage(expected, definition.regions, manager.instances())
+        regions = sorted({region for _account, region in missing_pairs(coverage)})
+        reports: list[OperationReport] = []
+        if regions:
+            self._out.progress(
+                f"creating stack instances: {len(definition.organizational_units)} OU(s) x {', '.join(regions)}"
+            )
+            reports = manager.create_instances(definition.organizational_units, regions)
+        for report in reports:
+            for result in report.results:
+                self._out.progress(f"  {result.account} {result.region}: {result.status} {result.reason}".rstrip())
+            if report.status != "SUCCEEDED":
+                self.results.record(
+                    "stack instances", Outcome.FAILED, "", "", f"operation {report.operation_id} {report.status} {report.reason}"
+                )
+        after = compute_coverage(expected, definition.regions, manager.instances())
+        for row in after.missing:
+            self.results.record(
+                "stack instance", Outcome.FAILED, row.account_id, row.region, f"{row.status} {row.reason}".strip()
+            )
+        created = len(missing_pairs(coverage)) - len(missing_pairs(after))
+        healthy = len(after.rows) - len(after.missing)
+        summary = f"{healthy}/{len(after.rows)} account x region pairs healthy"
+        if after.missing:
+            result = Outcome.FAILED
+        elif created:
+            result = Outcome.CREATED
+            summary += f"; {created} created"
+        else:
+            result = Outcome.UNCHANGED
+        self.results.record("stack instances", result, "", ",".join(definition.regions), summary)
+
+    def _management_stacks(self, org: OrgFacts, outputs: dict[str, str]) -> None:
+        management = self.ctx.settings.management
+        if not management.deploy_member_stacks:
+            self._skip("management stack", org.management_account_id, "", "management.deploy_member_stacks = false")
+            return
+        try:
+            body = self._template(self.ctx.project.member_template)
+            values = self._member_values(outputs)
+            session = self.ctx.sessions.management()
+        except (E2PError, ClientError, BotoCoreError) as exc:
+            self.results.record("management stack", Outcome.FAILED, org.management_account_id, "", error_text(exc))
+            return
+        spec = StackSpec(management.member_stack_name, body, values, tags=STACK_TAGS)
+        attempts = fan_out(
+            list(management.regions),
+            lambda region: self._deploy_stack(session, org.management_account_id, region, spec),
+        )
+        for attempt in attempts:
+            if attempt.error is not None or attempt.value is None:
+                self.results.record(
+                    "management stack", Outcome.FAILED, org.management_account_id, attempt.item, error_text(attempt.error or Exception())
+                )
+            else:
+                self.results.record(
+                    "management stack",
+                    attempt.value.outcome,
+                    org.management_account_id,
+                    attempt.item,
+                    f"{spec.name} {attempt.value.status}",
+                )
+
+    def _token(self, outputs: dict[str, str], token: str | None) -> None:
+        central = self.ctx.settings.central
+        if token is None:
+            self._skip("token", central.account_id, central.region, "no token given; the secret is left as it is")
+            return
+
+        def store() -> None:
+            secrets = self.ctx.sessions.client(self.ctx.sessions.central(), "secretsmanager", central.region)
+            secret_id = self._require(outputs, "TokenSecretArn")
+            outcome = put_token(secrets, secret_id, token)
+            self.results.record("token", outcome, central.account_id, central.region, f"stored in {secret_id}")
+
+        self._attempt("token", central.account_id, central.region, store)

@@ -1,0 +1,223 @@
+"""The Lambda deployment zip: handler/ plus its runtime dependencies, reproducible and cached.
+
+Reproducible: entries sorted, fixed timestamps and permissions, no bytecode, no console scripts
+(their shebangs hold this machine's paths), so the same inputs give the same bytes and the same
+content hash, which is the S3 key. A redeploy of unchanged code is then a no-op all the way down.
+
+Dependencies are installed for the function's platform (manylinux2014 for its architecture, the
+runtime's Python version, wheels only) and cached under the build directory keyed on a hash of
+what was asked for, so the local demo does not reinstall every time.
+
+E2P_LAMBDA_DEPS (test/local only): `none` packages the handler alone (the local mode runs it with
+this virtualenv's packages); a directory path uses that pre-built dependency tree instead of pip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Final
+
+from e2p.exceptions import PackagingError
+
+DEPS_VARIABLE: Final = "E2P_LAMBDA_DEPS"
+NO_DEPS: Final = "none"
+# boto3/botocore are not packaged: the Lambda runtime provides them.
+RUNTIME_REQUIREMENTS: Final = ("requests", "aws-lambda-powertools")
+PLATFORMS: Final = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+# Bump when the layout of the zip changes, so cached zips of the old layout are not reused.
+PACKAGER_VERSION: Final = "1"
+ZIP_TIMESTAMP: Final = (1980, 1, 1, 0, 0, 0)
+FILE_MODE: Final = 0o100644
+EXCLUDED_DIRS: Final = frozenset({"__pycache__", "bin", ".pytest_cache", ".mypy_cache"})
+EXCLUDED_SUFFIXES: Final = (".pyc", ".pyo")
+COMPLETE_MARKER: Final = ".e2p-complete"
+
+PipRunner = Callable[[Sequence[str]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PackageSpec:
+    handler_dir: Path
+    runtime: str = "python3.12"
+    architecture: str = "arm64"
+    requirements: tuple[str, ...] = ()
+    # "pip" (default), NO_DEPS, or a directory holding pre-built dependencies.
+    deps: str = "pip"
+
+    @property
+    def python_version(self) -> str:
+        return self.runtime.removeprefix("python")
+
+    @property
+    def platform(self) -> str:
+        try:
+            return PLATFORMS[self.architecture]
+        except KeyError as exc:
+            raise PackagingError(f"unsupported Lambda architecture {self.architecture!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltPackage:
+    path: Path
+    sha256: str
+    from_cache: bool
+    with_dependencies: bool
+
+    @property
+    def s3_key(self) -> str:
+        return f"lambda/{self.sha256}.zip"
+
+
+def pinned_requirements(names: Sequence[str] = RUNTIME_REQUIREMENTS) -> tuple[str, ...]:
+    """Pin to the versions this environment was tested with; unpinned only if one is not installed."""
+    pinned = []
+    for name in names:
+        try:
+            pinned.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            pinned.append(name)
+    return tuple(pinned)
+
+
+def spec_from_environment(
+    handler_dir: Path, runtime: str, architecture: str, environ: Mapping[str, str] | None = None
+) -> PackageSpec:
+    environ = os.environ if environ is None else environ
+    return PackageSpec(
+        handler_dir=handler_dir,
+        runtime=runtime,
+        architecture=architecture,
+        requirements=pinned_requirements(),
+        deps=environ.get(DEPS_VARIABLE, "").strip() or "pip",
+    )
+
+
+def _files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(archive name relative to `root`, path) of every file worth shipping, in sorted order."""
+    found = []
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if not path.is_file() or any(part in EXCLUDED_DIRS for part in relative.parts[:-1]):
+            continue
+        if path.name.endswith(EXCLUDED_SUFFIXES) or path.name == COMPLETE_MARKER:
+            continue
+        found.append((relative.as_posix(), path))
+    yield from sorted(found)
+
+
+def _hash_tree(digest: hashlib._Hash, root: Path, prefix: str) -> None:
+    for name, path in _files(root):
+        digest.update(f"{prefix}{name}\0".encode())
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+
+
+def _deps_key(spec: PackageSpec) -> str:
+    recipe = {
+        "requirements": sorted(spec.requirements),
+        "platform": spec.platform,
+        "python": spec.python_version,
+        "packager": PACKAGER_VERSION,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def run_pip(arguments: Sequence[str]) -> None:
+    command = [sys.executable, "-m", "pip", *arguments]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
+    if completed.returncode != 0:
+        tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
+        raise PackagingError("pip could not install the Lambda dependencies: " + " | ".join(tail))
+
+
+def install_dependencies(spec: PackageSpec, cache_dir: Path, pip: PipRunner = run_pip) -> Path:
+    """The dependency tree for `spec`, from the cache or freshly installed into it."""
+    target = cache_dir / "deps" / _deps_key(spec)[:32]
+    if (target / COMPLETE_MARKER).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="deps-", dir=target.parent))
+    try:
+        pip(
+            [
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-compile",
+                "--target",
+                str(staging),
+                "--platform",
+                spec.platform,
+                "--implementation",
+                "cp",
+                "--python-version",
+                spec.python_version,
+                "--only-binary=:all:",
+                *spec.requirements,
+            ]
+        )
+        (staging / COMPLETE_MARKER).write_text("ok\n", encoding="utf-8")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _dependency_tree(spec: PackageSpec, cache_dir: Path, pip: PipRunner) -> Path | None:
+    if spec.deps == NO_DEPS:
+        return None
+    if spec.deps != "pip":
+        prebuilt = Path(spec.deps)
+        if not prebuilt.is_dir():
+            raise PackagingError(f"{DEPS_VARIABLE}={spec.deps} is neither 'none' nor a directory")
+        return prebuilt
+    return install_dependencies(spec, cache_dir, pip)
+
+
+def write_zip(destination: Path, trees: Sequence[tuple[Path, str]]) -> None:
+    """Write the files of each (root, prefix) tree into a zip whose bytes depend only on their content."""
+    entries: dict[str, Path] = {}
+    for root, prefix in trees:
+        for name, path in _files(root):
+            entries.setdefault(f"{prefix}{name}", path)
+    with zipfile.ZipFile(destination, "w") as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=ZIP_TIMESTAMP)
+            info.external_attr = FILE_MODE << 16
+            info.create_system = 3  # unix, whatever machine builds it
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name].read_bytes(), compresslevel=9)
+
+
+def build_package(spec: PackageSpec, cache_dir: Path, pip: PipRunner = run_pip) -> BuiltPackage:
+    if not (spec.handler_dir / "__init__.py").is_file():
+        raise PackagingError(f"{spec.handler_dir} is not the handler package (no __init__.py)")
+    deps = _dependency_tree(spec, cache_dir, pip)
+    digest = hashlib.sha256(PACKAGER_VERSION.encode())
+    _hash_tree(digest, spec.handler_dir, f"{spec.handler_dir.name}/")
+    if deps is not None:
+        _hash_tree(digest, deps, "")
+    destination = cache_dir / f"lambda-{digest.hexdigest()[:32]}.zip"
+    from_cache = destination.is_file()
+    if not from_cache:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        trees = [(spec.handler_dir, f"{spec.handler_dir.name}/")]
+        if deps is not None:
+            trees.append((deps, ""))
+        partial = destination.with_suffix(".partial")
+        write_zip(partial, trees)
+        partial.replace(destination)
+    content_hash = hashlib.sha256(destination.read_bytes()).hexdigest()
+    return BuiltPackage(destination, content_hash, from_cache, deps is not None)

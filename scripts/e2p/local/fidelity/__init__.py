@@ -1,0 +1,43 @@
+"""Fidelity patches that make moto 5.2.5 behave like AWS where this product depends on it.
+
+One module per service, each with an idempotent `install()` and a docstring listing the AWS
+behaviour it restores. The moto server must run in this same process (ThreadedMotoServer does)
+for them to apply. Importing moto's CloudFormation parser costs seconds (it loads every service
+it can create), so the CloudFormation and StackSet patches can be installed separately, when
+the first CloudFormation request arrives (`LocalAws` does that).
+"""
+
+from __future__ import annotations
+
+import threading
+
+_lock = threading.Lock()
+
+
+def install_core() -> None:
+    """Install the EventBridge, SQS and Lambda patches (idempotent, thread-safe)."""
+    from e2p.local.fidelity import awslambda, events, sqs
+
+    with _lock:
+        events.install()
+        awslambda.install()
+        sqs.install()
+
+
+def install_cloudformation() -> None:
+    """Install the CloudFormation and StackSet patches (idempotent, thread-safe).
+
+    StackSets only exist once CloudFormation has been used, so their Organizations hooks
+    (auto-deployment on account creation and moves) can wait until then too.
+    """
+    from e2p.local.fidelity import cloudformation, stacksets
+
+    with _lock:
+        cloudformation.install()
+        stacksets.install()
+
+
+def install_all() -> None:
+    """Install every fidelity patch into this process (idempotent, thread-safe)."""
+    install_core()
+    install_cloudformation()

@@ -1,0 +1,41 @@
+"""Template parameter values computed from the config and earlier stacks' outputs (pure)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from e2p.settings import Settings
+
+TEST_EVENT_SOURCE: Final = "events2panther.test"
+
+
+def central_parameters(
+    settings: Settings, organization_id: str, management_account_id: str, code_bucket: str, code_key: str
+) -> dict[str, str]:
+    central = settings.central
+    values = {
+        "OrganizationId": organization_id,
+        "ManagementAccountId": management_account_id,
+        "LookupRoleName": settings.management.lookup_role_name,
+        "PantherUrl": central.panther_url,
+        "AllowInsecureHttp": str(central.allow_insecure_http).lower(),
+        "CodeBucket": code_bucket,
+        "CodeKey": code_key,
+        "AccountTagKeys": ",".join(central.account_tag_keys),
+        "AllowedOrgPaths": ",".join(central.allowed_org_paths),
+    }
+    if central.event_bus_name:
+        values["EventBusName"] = central.event_bus_name
+    values.update(central.function_parameters)
+    return values
+
+
+def lookup_role_parameters(settings: Settings, function_role_arn: str) -> dict[str, str]:
+    return {"CentralFunctionRoleArn": function_role_arn, "LookupRoleName": settings.management.lookup_role_name}
+
+
+def member_parameters(settings: Settings, central_bus_arn: str) -> dict[str, str]:
+    values = {"CentralEventBusArn": central_bus_arn, "RuleState": settings.member.rule_state}
+    if settings.member.event_pattern is not None:
+        values["EventPattern"] = settings.member.event_pattern
+    return values

@@ -1,0 +1,61 @@
+"""Configuration is validated once, and a bad value says which variable and what to fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from handler import constants as env
+from handler.config import AccountsFileMode, load_settings
+from handler.exceptions import ConfigurationError
+
+BASE = {
+    env.PANTHER_URL: "https://acme.app.panther.support/api/event/create",
+    env.TOKEN_SECRET_ID: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:panther-token-AbCdEf",
+}
+
+
+def test_defaults() -> None:
+    settings = load_settings(BASE)
+    assert settings.tls_verify is True
+    assert settings.accounts_file_mode is AccountsFileMode.OVERRIDE
+    assert settings.max_attempts >= 1 and settings.delivery_concurrency >= 1
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({env.PANTHER_URL: ""}, "E2P_PANTHER_URL is not set"),
+        ({env.PANTHER_URL: "http://panther.local/api/event/create"}, "http://"),
+        ({env.PANTHER_URL: "https://panther.local/"}, "/api/event/create"),
+        ({env.TOKEN_PARAMETER_NAME: "/panther/token"}, "exactly one of"),
+        ({env.TOKEN_SECRET_ID: ""}, "exactly one of"),
+        ({env.MAX_ATTEMPTS: "zero"}, "E2P_MAX_ATTEMPTS='zero': expected a number"),
+        ({env.MAX_ATTEMPTS: "2.5"}, "whole number"),
+        ({env.DELIVERY_CONCURRENCY: "500"}, "E2P_DELIVERY_CONCURRENCY=500"),
+        ({env.ALLOW_INSECURE_HTTP: "maybe"}, "expected true or false"),
+        ({env.CA_BUNDLE: "/nonexistent/ca.pem"}, "E2P_CA_BUNDLE"),
+        ({env.ACCOUNTS_FILE_MODE: "replace"}, "needs E2P_ACCOUNTS_FILE"),
+        ({env.ACCOUNTS_FILE_MODE: "merge"}, "expected override or replace"),
+        ({env.ORG_LOOKUP_ROLE_ARN: "events2panther-org-lookup"}, "not an IAM role ARN"),
+        ({env.DEAD_LETTER_QUEUE_URL: "my-dlq"}, "not an SQS queue URL"),
+    ],
+)
+def test_bad_values_fail_early_with_the_variable_named(override: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**BASE, **override})
+    assert message in str(caught.value)
+
+
+def test_http_is_allowed_only_with_the_explicit_flag() -> None:
+    settings = load_settings(
+        {**BASE, env.PANTHER_URL: "http://127.0.0.1:5001/api/event/create", env.ALLOW_INSECURE_HTTP: "true"}
+    )
+    assert settings.allow_insecure_http
+
+
+def test_tag_keys_are_split_and_trimmed(tmp_path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load_settings({**BASE, env.ACCOUNT_TAG_KEYS: " team, cost-centre ,,", env.CA_BUNDLE: str(ca)})
+    assert settings.account_tag_keys == ("team", "cost-centre")
+    assert settings.tls_verify == str(ca)

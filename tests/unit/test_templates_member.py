@@ -1,0 +1,166 @@
+"""The member template: plain CloudFormation that a service-managed StackSet can run in every region of
+every account, forwarding one hop to the central bus without ever losing an event silently."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+FOURTEEN_DAYS_S = 14 * 24 * 3600
+# Properties that give a resource a fixed physical name. In a template deployed to every region of an
+# account, a fixed IAM name collides in the second region; the other names are avoided as well so that
+# two stacks of this template never collide anywhere.
+FIXED_NAME_PROPERTIES = {
+    "RoleName",
+    "ManagedPolicyName",
+    "InstanceProfileName",
+    "GroupName",
+    "UserName",
+    "QueueName",
+    "Name",
+    "AlarmName",
+    "TopicName",
+    "FunctionName",
+    "LogGroupName",
+    "TableName",
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded, errors = decode_str((ROOT / "member" / "template.yaml").read_text())
+    assert not errors, errors
+    return loaded
+
+
+def of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == resource_type}
+
+
+def only(template: dict[str, Any], resource_type: str) -> tuple[str, dict[str, Any]]:
+    found = of_type(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def test_plain_cloudformation_for_a_service_managed_stackset(template: dict[str, Any]) -> None:
+    assert "Transform" not in template
+    types = {res["Type"] for res in template["Resources"].values()}
+    assert not {t for t in types if t.startswith("AWS::Serverless::")}
+    assert "AWS::CloudFormation::Stack" not in types
+
+
+def test_no_resource_has_a_fixed_name(template: dict[str, Any]) -> None:
+    named = {
+        name: sorted(set(res.get("Properties", {})) & FIXED_NAME_PROPERTIES)
+        for name, res in template["Resources"].items()
+    }
+    assert {name: props for name, props in named.items() if props} == {}
+
+
+def test_parameters_of_the_contract(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert set(params) == {"CentralEventBusArn", "EventPattern", "RuleState"}
+    assert params["CentralEventBusArn"]["Type"] == "String"
+    assert params["CentralEventBusArn"]["AllowedPattern"]
+    assert params["EventPattern"]["Type"] == "String"
+    assert params["EventPattern"]["MaxLength"] == 2048
+    assert params["RuleState"]["Default"] == "ENABLED"
+    assert set(params["RuleState"]["AllowedValues"]) == {
+        "ENABLED",
+        "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+        "DISABLED",
+    }
+
+
+@pytest.mark.parametrize(
+    ("arn", "accepted"),
+    [
+        ("arn:aws:events:eu-west-1:123456789012:event-bus/events2panther", True),
+        ("arn:aws-us-gov:events:us-gov-west-1:123456789012:event-bus/events2panther", True),
+        ("arn:aws:events:eu-west-1:123456789012:rule/events2panther", False),
+        ("arn:aws:sqs:eu-west-1:123456789012:events2panther", False),
+        ("events2panther", False),
+    ],
+)
+def test_central_bus_arn_pattern(template: dict[str, Any], arn: str, accepted: bool) -> None:
+    # CloudFormation matches AllowedPattern against the whole value.
+    pattern = template["Parameters"]["CentralEventBusArn"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, arn) is not None) is accepted
+
+
+def test_outputs_of_the_contract(template: dict[str, Any]) -> None:
+    assert set(template["Outputs"]) == {
+        "RuleArn",
+        "ForwarderRoleArn",
+        "DeadLetterQueueUrl",
+        "DeadLetterQueueArn",
+    }
+
+
+def test_rule_on_the_default_bus_with_the_pattern_and_state_parameters(template: dict[str, Any]) -> None:
+    _, rule = only(template, "AWS::Events::Rule")
+    props = rule["Properties"]
+    assert props.get("EventBusName", "default") == "default"
+    assert props["EventPattern"] == {"Ref": "EventPattern"}
+    assert props["State"] == {"Ref": "RuleState"}
+
+
+def test_one_target_the_central_bus_through_the_role_with_dlq_and_retries(template: dict[str, Any]) -> None:
+    _, rule = only(template, "AWS::Events::Rule")
+    role_name, _ = only(template, "AWS::IAM::Role")
+    queue_name, _ = only(template, "AWS::SQS::Queue")
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "CentralEventBusArn"}
+    assert target["RoleArn"] == {"Fn::GetAtt": [role_name, "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_name, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+
+
+def test_role_may_only_put_events_on_the_central_bus(template: dict[str, Any]) -> None:
+    _, role = only(template, "AWS::IAM::Role")
+    props = role["Properties"]
+    (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    statements = [s for policy in props["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert statements == [
+        {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralEventBusArn"}}
+    ]
+
+
+def test_dead_letter_queue_is_encrypted_and_keeps_messages_fourteen_days(template: dict[str, Any]) -> None:
+    _, queue = only(template, "AWS::SQS::Queue")
+    props = queue["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    assert props["MessageRetentionPeriod"] == FOURTEEN_DAYS_S
+    assert "FifoQueue" not in props  # EventBridge dead-letter queues must be standard queues
+
+
+def test_only_this_rule_may_write_to_the_dead_letter_queue(template: dict[str, Any]) -> None:
+    rule_name, _ = only(template, "AWS::Events::Rule")
+    queue_name, _ = only(template, "AWS::SQS::Queue")
+    _, policy = only(template, "AWS::SQS::QueuePolicy")
+    assert policy["Properties"]["Queues"] == [{"Ref": queue_name}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": [queue_name, "Arn"]}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule_name, "Arn"]}}}
+
+
+def test_dead_letter_queue_depth_alarm(template: dict[str, Any]) -> None:
+    queue_name, _ = only(template, "AWS::SQS::Queue")
+    _, alarm = only(template, "AWS::CloudWatch::Alarm")
+    props = alarm["Properties"]
+    assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_name, "QueueName"]}}]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
