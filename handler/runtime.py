@@ -6,6 +6,7 @@ creates its own.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,9 +29,17 @@ class Runtime:
     dispatcher: Dispatcher
 
 
+# botocore's DEBUG output includes response bodies, GetSecretValue's among them: it would put the
+# Panther token in the logs of anyone who turns the log level up to investigate.
+SDK_LOGGERS_CAPPED_AT_INFO = ("botocore", "boto3")
+
+
 def build_runtime(settings: Settings, session: Any = None) -> Runtime:
     """`session` is a boto3.Session (the function's own credentials when None)."""
     import boto3
+
+    for name in SDK_LOGGERS_CAPPED_AT_INFO:
+        logging.getLogger(name).setLevel(logging.INFO)
 
     session = session or boto3.Session()
     tokens: TokenProvider

@@ -123,7 +123,10 @@ def finding_alert(envelope: Envelope, finding: Mapping[str, Any]) -> Alert:
 def findings_of(detail: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The finding itself, or each item of a legacy `findings` list."""
     if "findings" in detail and "type" not in detail:
-        return jv.mappings(detail.get("findings"))
+        listed = jv.mappings(detail.get("findings"))
+        if listed:
+            return listed
+    # A finding without the usual shape is still a finding: report what can be read of it.
     return [detail]
 
 

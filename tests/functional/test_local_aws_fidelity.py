@@ -1328,3 +1328,36 @@ def test_start_message_move_task_redrives_the_dlq(aws: Aws, moto_aws: Aws) -> No
     _, moto_dlq_arn = queue(moto_aws, account, HOME, unique("dlq"))
     with pytest.raises((ClientError, ResponseParserError)):
         moto_aws.client("sqs", account).start_message_move_task(SourceArn=moto_dlq_arn)
+
+
+def test_a_queue_encrypted_with_a_key_eventbridge_may_not_use_gets_nothing(aws: Aws, moto_aws: Aws) -> None:
+    for server, delivered in ((aws, False), (moto_aws, True)):
+        account, source = account_id(next(_managements)), unique("app.")
+        key = server.client("kms", account).create_key()["KeyMetadata"][
+            "Arn"
+        ]  # default policy: the account only
+        url, arn = queue(server, account, HOME, unique("encrypted"))
+        server.client("sqs", account).set_queue_attributes(QueueUrl=url, Attributes={"KmsMasterKeyId": key})
+        dlq_url, dlq_arn = queue(server, account, HOME, unique("dlq"))
+        rule_to(server, account, HOME, source, {"Arn": arn, "DeadLetterConfig": {"Arn": dlq_arn}})
+
+        put(server, account, HOME, source)
+
+        assert (len(bodies(server, account, HOME, url)) == 1) is delivered
+        if not delivered:
+            (dead,) = receive(server, account, HOME, dlq_url)
+            assert dead["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "NO_PERMISSIONS"
+            assert "KMS key" in dead["MessageAttributes"]["ERROR_MESSAGE"]["StringValue"]
+
+
+def test_set_queue_attributes_keeps_the_policy_it_does_not_name(aws: Aws, moto_aws: Aws) -> None:
+    for server, kept in ((aws, True), (moto_aws, False)):
+        account = account_id(next(_managements))
+        url, _ = queue(server, account, HOME, unique("q"))
+        sqs = server.client("sqs", account)
+
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
+
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["VisibilityTimeout"] == "60"
+        assert ("Policy" in attributes) is kept

@@ -118,3 +118,12 @@ def test_legacy_findings_list_gives_one_alert_per_finding() -> None:
         ("arn-a:2", Severity.WARNING),
         ("arn-b:5", Severity.CRITICAL),
     ]
+
+
+@pytest.mark.parametrize("listed", [None, [], "not a list"])
+def test_an_empty_or_broken_findings_key_still_gives_the_finding_mapping(listed: object) -> None:
+    # Found by the property test: `findings: null` used to give no alert at all.
+    result = map_event(envelope({"findings": listed}))
+
+    assert result.status is MapStatus.MAPPED
+    assert len(result.alerts) == 1

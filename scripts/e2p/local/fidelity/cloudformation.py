@@ -215,7 +215,7 @@ def fail_creation(stack: Any, reason: str, logical: str | None, rtype: str | Non
     _freeze(stack)
     try:
         stack.resource_map.delete()
-    except Exception as error:  # a rollback that fails is reported on the stack, as AWS does
+    except Exception as error:  # noqa: BLE001 - a failed rollback is reported on the stack, as AWS does
         stack.status = "ROLLBACK_FAILED"
         stack._add_stack_event("ROLLBACK_FAILED", resource_status_reason=str(error))
         return
@@ -240,7 +240,7 @@ def _create_resources(original: Any, stack: Any) -> None:
         return
     try:
         original(stack)
-    except Exception as error:  # AWS shows a failed resource on the stack, not a failed API call
+    except Exception as error:  # noqa: BLE001 - AWS shows a failed resource on the stack, not an API error
         pending, pending_type = _first_pending(stack)
         fail_creation(stack, f"{type(error).__name__}: {error}", pending, pending_type)
 

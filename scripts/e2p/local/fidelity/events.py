@@ -204,9 +204,11 @@ def _key_allows_events(queue: Any, rule: Any) -> bool:
         return True
     parts = queue.queue_arn.split(":")
     backend = kms_backends[parts[4]][parts[3]]
+    from moto.kms.exceptions import NotFoundException
+
     try:
         key = backend.describe_key(backend.any_id_to_key_id(str(key_id)))
-    except Exception:  # moto raises several kinds for an unknown key: EventBridge cannot use it
+    except (NotFoundException, KeyError):  # an unknown key: EventBridge cannot use it
         return False
     document = policy.load(key.policy)
     context = {"aws:sourcearn": rule.arn, "aws:sourceaccount": rule.account_id}

@@ -8,6 +8,8 @@ AWS behaviour restored (SQS API Reference, StartMessageMoveTask):
 - the task runs to completion at once locally (AWS throttles by MaxNumberOfMessagesPerSecond),
   so ListMessageMoveTasks reports it COMPLETED with ApproximateNumberOfMessagesMoved, and
   CancelMessageMoveTask finds no running task.
+- SetQueueAttributes changes only the attributes it names: moto cleared the queue's Policy
+  whenever a call did not repeat it (SQS API Reference, SetQueueAttributes).
 moto already does the rest this product relies on, and the tests keep checking it: RedrivePolicy
 maxReceiveCount moves a message to the DLQ on the receive after the N-th, ApproximateReceiveCount
 is returned, ChangeMessageVisibility works.
@@ -139,9 +141,21 @@ def _cancel_message_move_task(response: Any) -> Any:
     )
 
 
+def _set_attributes(original: Any, queue: Any, attributes: dict[str, Any], now: float | None = None) -> None:
+    if "Policy" in attributes or not hasattr(queue, "_policy_json"):
+        original(queue, attributes, now)
+        return
+    kept = queue.policy
+    original(queue, attributes, now)
+    queue.policy = kept
+
+
 def install() -> None:
     """Install the SQS additions into this process (idempotent)."""
+    from moto.sqs.models import Queue
     from moto.sqs.responses import SQSResponse
+
+    patching.replace(Queue, "_set_attributes", _set_attributes)
 
     patching.add_method(SQSResponse, "start_message_move_task", _start_message_move_task)
     patching.add_method(SQSResponse, "list_message_move_tasks", _list_message_move_tasks)
