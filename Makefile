@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/e2p map tests/events
+	$(BIN)/e2p demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

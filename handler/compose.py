@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Final
 
 from handler.alert import Alert
 from handler.enrichment.account import AccountInfo
@@ -10,6 +12,8 @@ from handler.envelope import Envelope
 from handler.message import PantherMessage
 
 _TAG_KEY = re.compile(r"[^a-z0-9]+")
+# Tag keys are the few configured ones (E2P_ACCOUNT_TAG_KEYS or the accounts file).
+_TAG_FIELD_CACHE: Final = 256
 
 
 def node_for(account: AccountInfo, region: str, resource: str) -> str:
@@ -20,6 +24,7 @@ def node_for(account: AccountInfo, region: str, resource: str) -> str:
     return "/".join(parts)
 
 
+@lru_cache(maxsize=_TAG_FIELD_CACHE)
 def account_tag_field(key: str) -> str:
     return "account_tag_" + (_TAG_KEY.sub("_", key.lower()).strip("_") or "unnamed")
 

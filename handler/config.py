@@ -7,6 +7,7 @@ function fails its first invocation loudly instead of dropping events quietly.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -15,6 +16,15 @@ from pathlib import Path
 from handler import constants as env
 from handler.delivery.url import validate_panther_url
 from handler.exceptions import ConfigurationError
+from handler.idempotency import DEFAULT_TTL_S
+
+# DynamoDB's rule for table names; a table ARN is accepted too (DynamoDB takes either as TableName).
+_TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_TABLE_ARN = re.compile(r"^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$")
+# Shorter than an hour would not outlive SQS's own redeliveries; the upper bound is the dead-letter
+# queue's retention, beyond which no copy of the record can come back.
+IDEMPOTENCY_TTL_MIN_S = 3600
+IDEMPOTENCY_TTL_MAX_S = 14 * 86400
 
 
 class AccountsFileMode(StrEnum):
@@ -40,7 +50,10 @@ class Settings:
     accounts_file_mode: AccountsFileMode = AccountsFileMode.OVERRIDE
     account_cache_seconds: float = 3600.0
     account_tag_keys: tuple[str, ...] = ()
+    # The idempotency switch: a table name (or ARN) turns it on, empty turns it off. The central
+    # template sets it from its IdempotencyEnabled parameter (on by default).
     idempotency_table: str = ""
+    idempotency_ttl_seconds: int = DEFAULT_TTL_S
 
     @property
     def tls_verify(self) -> bool | str:
@@ -68,8 +81,13 @@ def _number(environ: Mapping[str, str], name: str, default: float, low: float, h
     except ValueError as exc:
         raise ConfigurationError(f"{name}={raw!r}: expected a number") from exc
     if not low <= value <= high:
-        raise ConfigurationError(f"{name}={raw}: expected a value from {low:g} to {high:g}")
+        raise ConfigurationError(f"{name}={raw}: expected a value from {_plain(low)} to {_plain(high)}")
     return value
+
+
+def _plain(number: float) -> str:
+    """1209600, not 1.2096e+06: the bound an operator types back into the variable."""
+    return str(int(number)) if number == int(number) else f"{number:g}"
 
 
 def _integer(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -126,6 +144,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
     tag_keys = tuple(k.strip() for k in environ.get(env.ACCOUNT_TAG_KEYS, "").split(",") if k.strip())
 
+    table = environ.get(env.IDEMPOTENCY_TABLE, "").strip()
+    if table and not (_TABLE_NAME.match(table) or _TABLE_ARN.match(table)):
+        raise ConfigurationError(
+            f"{env.IDEMPOTENCY_TABLE}={table!r} is not a DynamoDB table name or ARN "
+            "(leave it empty to turn idempotency off)"
+        )
+
     return Settings(
         panther_url=url,
         token_secret_id=secret_id,
@@ -143,5 +168,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         accounts_file_mode=mode,
         account_cache_seconds=_number(environ, env.ACCOUNT_CACHE_SECONDS, 3600.0, 0, 7 * 86400),
         account_tag_keys=tag_keys,
-        idempotency_table=environ.get(env.IDEMPOTENCY_TABLE, "").strip(),
+        idempotency_table=table,
+        idempotency_ttl_seconds=_integer(
+            environ, env.IDEMPOTENCY_TTL_SECONDS, DEFAULT_TTL_S, IDEMPOTENCY_TTL_MIN_S, IDEMPOTENCY_TTL_MAX_S
+        ),
     )

@@ -21,6 +21,8 @@ class Count(StrEnum):
     AUTH_FAILURES = "PantherAuthFailures"
     ENRICHMENT_MISSES = "EnrichmentMisses"
     DUPLICATES_SKIPPED = "DuplicatesSkipped"
+    IN_PROGRESS_ELSEWHERE = "MessagesInProgressElsewhere"
+    IDEMPOTENCY_STORE_ERRORS = "IdempotencyStoreErrors"
 
 
 class Counters:

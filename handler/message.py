@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any, Final
 
 from handler.constants import PANTHER_MAX_BODY_BYTES
@@ -27,8 +28,13 @@ _RESERVED_ID = re.compile(r"^_*id$")
 CORE_FIELDS: Final = frozenset({"node", "tag", "summary", "severity", "identifier"})
 # Extra fields never shortened while fitting: without them an operator cannot find the event.
 PROTECTED_FIELDS: Final = frozenset({"account_id", "region", "source", "detail_type", "event_id"})
+# Field names come from the mappers and the configured tag keys: a few dozen distinct ones.
+_FIELD_NAME_CACHE: Final = 1024
+# One encoder for every body: json.dumps would build a new one per call for these options.
+_BODY_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+@lru_cache(maxsize=_FIELD_NAME_CACHE)
 def is_reserved_field(name: str) -> bool:
     return name in RESERVED_FIELDS or name in CORE_FIELDS or bool(_RESERVED_ID.match(name))
 
@@ -42,7 +48,9 @@ def shorten(text: str, limit: int) -> str:
 
 def clean_line(text: str) -> str:
     """One line of printable text: Panther shows a summary on a single row."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    if not text.isprintable():  # rare: only then is the character-by-character pass needed
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,9 @@ class PantherMessage:
     tag: str
     identifier: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    # body() once computed: fitted() encodes the body to check its size, and the pipeline sends
+    # that same body. Not a field of the message (not compared, not copied by replace()).
+    _body: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     def to_event(self) -> dict[str, Any]:
         """The inner object Panther receives as `{"event": ...}`."""
@@ -69,18 +80,22 @@ class PantherMessage:
 
     def body(self) -> bytes:
         """The exact request body, UTF-8, never over Panther's limit."""
-        return encode_body(self.to_event())
+        if self._body is None:
+            # The instance is frozen for its fields; the memo is derived from them alone.
+            object.__setattr__(self, "_body", encode_body(self.to_event()))
+        assert self._body is not None
+        return self._body
 
     def fitted(self) -> PantherMessage:
         """A copy that fits Panther's body limit, shortening the least useful text first."""
-        message = replace(
-            self,
+        message = PantherMessage(
             node=shorten(clean_line(self.node), NODE_MAX_CHARS) or "unknown",
             summary=shorten(clean_line(self.summary), SUMMARY_MAX_CHARS) or "(no summary)",
+            severity=self.severity,
             tag=shorten(clean_line(self.tag), FIELD_MAX_CHARS),
             identifier=shorten(self.identifier, 1024) if self.identifier else None,
             fields={
-                name: shorten(value, FIELD_MAX_CHARS)
+                name: value if len(value) <= FIELD_MAX_CHARS else shorten(value, FIELD_MAX_CHARS)
                 for name, value in self.fields.items()
                 if value and not is_reserved_field(name)
             },
@@ -91,7 +106,7 @@ class PantherMessage:
 
 
 def encode_body(event: dict[str, Any]) -> bytes:
-    return json.dumps({"event": event}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _BODY_ENCODER.encode({"event": event}).encode("utf-8")
 
 
 def _shrink_once(message: PantherMessage) -> PantherMessage:

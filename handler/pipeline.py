@@ -2,6 +2,9 @@
 
 A record never affects another: each one is parsed, mapped and decided on its own, and the only
 shared step is the concurrent delivery of all the batch's messages.
+
+With idempotency on (E2P_IDEMPOTENCY_TABLE, wired by the runtime), every message body carries its
+idempotency key (handler.idempotency) to the dispatcher, whose sender consults the ledger.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.enrichment.account import AccountInfo
 from handler.envelope import envelope_from_text
 from handler.exceptions import DeadLetterError, InvalidEnvelopeError
+from handler.idempotency import DUPLICATE_REASON, IN_PROGRESS_REASON, delivery_keys, keyed_body
 from handler.mappers.organizations import changes_account_directory
 from handler.translate import translate
 
@@ -38,6 +42,14 @@ class Dispatcher(Protocol):
 
 class DeadLetterSink(Protocol):
     def send(self, body: str, reason: str, event_id: str, receive_count: str) -> None: ...
+
+
+class IdempotentDelivery(Protocol):
+    """The ledger in front of the dispatcher's sender (handler.idempotency.LedgeredSender). Shared by
+    invocations, it counts what it sees (store errors); the pipeline takes those counts into the
+    batch's after each delivery."""
+
+    def take_counts(self) -> list[tuple[Count, int]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,11 +81,20 @@ class BatchReport:
 
 class Pipeline:
     def __init__(
-        self, directory: AccountDirectory, dispatcher: Dispatcher, dead_letters: DeadLetterSink
+        self,
+        directory: AccountDirectory,
+        dispatcher: Dispatcher,
+        dead_letters: DeadLetterSink,
+        *,
+        idempotency: IdempotentDelivery | None = None,
     ) -> None:
+        """`idempotency`: the ledgered sender the dispatcher sends through, when idempotency is on;
+        bodies then carry their keys (computing them costs a digest of each envelope, so not
+        when it is off)."""
         self._directory = directory
         self._dispatcher = dispatcher
         self._dead_letters = dead_letters
+        self._idempotency = idempotency
 
     def process(self, records: Sequence[Record], deadline: float | None) -> BatchReport:
         counters = Counters()
@@ -109,6 +130,9 @@ class Pipeline:
                 },
             )
         item.bodies = [message.body() for message in translation.messages]
+        if self._idempotency is not None:
+            keys = delivery_keys(envelope, translation.messages)
+            item.bodies = [keyed_body(body, key) for body, key in zip(item.bodies, keys, strict=True)]
         counters.add(Count.MESSAGES, len(item.bodies))
         return item
 
@@ -119,14 +143,12 @@ class Pipeline:
         for item in pending:
             mine = [next(outcomes) for _ in item.bodies]
             for outcome in mine:
-                counters.add(Count.DELIVERY_ATTEMPTS, outcome.attempts)
-                if outcome.status is DeliveryStatus.DELIVERED:
-                    counters.add(Count.DELIVERED)
-                elif outcome.status is DeliveryStatus.DISCARDED:
-                    counters.add(Count.DISCARDED)
-                if outcome.http_status == 401:
-                    counters.add(Count.AUTH_FAILURES)
+                _count_outcome(outcome, counters)
+            # A message skipped as already delivered is DELIVERED: it counts as done here.
             item.decision = decisions.for_deliveries(mine)
+        if self._idempotency is not None:
+            for name, value in self._idempotency.take_counts():
+                counters.add(name, value)
 
     def _finish(self, work: list[_Work], counters: Counters) -> BatchReport:
         failed: list[str] = []
@@ -162,6 +184,21 @@ class Pipeline:
             logger.warning("record returned to the queue for retry", extra=extra)
         else:
             logger.error("record dead-lettered", extra=extra)
+
+
+def _count_outcome(outcome: DeliveryOutcome, counters: Counters) -> None:
+    counters.add(Count.DELIVERY_ATTEMPTS, outcome.attempts)
+    if outcome.reason == DUPLICATE_REASON:
+        # Not MessagesDelivered: that counts what this invocation got Panther to accept.
+        counters.add(Count.DUPLICATES_SKIPPED)
+    elif outcome.reason == IN_PROGRESS_REASON:
+        counters.add(Count.IN_PROGRESS_ELSEWHERE)
+    elif outcome.status is DeliveryStatus.DELIVERED:
+        counters.add(Count.DELIVERED)
+    elif outcome.status is DeliveryStatus.DISCARDED:
+        counters.add(Count.DISCARDED)
+    if outcome.http_status == 401:
+        counters.add(Count.AUTH_FAILURES)
 
 
 _STATUS_COUNT = {

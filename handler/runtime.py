@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+from botocore.config import Config
 
 from handler.config import Settings
 from handler.dead_letter import DeadLetterQueue
 from handler.delivery.client import PantherClient
-from handler.delivery.fanout import Dispatcher
+from handler.delivery.fanout import Dispatcher, Sender
 from handler.delivery.session import build_session
 from handler.enrichment.build import build_directory
 from handler.enrichment.directory import AccountDirectory
+from handler.idempotency import DynamoDBLedger, LedgeredSender
 from handler.pipeline import Pipeline
 from handler.token import SecretsManagerToken, SsmParameterToken, TokenProvider
 
@@ -32,6 +35,13 @@ class Runtime:
 # botocore's DEBUG output includes response bodies, GetSecretValue's among them: it would put the
 # Panther token in the logs of anyone who turns the log level up to investigate.
 SDK_LOGGERS_CAPPED_AT_INFO = ("botocore", "boto3")
+
+# The idempotency store must never hold deliveries up: DynamoDB answers in milliseconds, so short
+# timeouts and few retries turn an outage into a quick error (and a delivery without the ledger)
+# instead of botocore's defaults (60 s timeouts, DynamoDB's 10 legacy attempts) eating the deadline.
+IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
+)
 
 
 def build_runtime(settings: Settings, session: Any = None) -> Runtime:
@@ -60,7 +70,16 @@ def build_runtime(settings: Settings, session: Any = None) -> Runtime:
         max_attempts=settings.max_attempts,
         verify=settings.tls_verify,
     )
-    dispatcher = Dispatcher(client, settings.delivery_concurrency)
+    sender: Sender = client
+    ledgered: LedgeredSender | None = None
+    if settings.idempotency_table:
+        ledger = DynamoDBLedger(
+            session.client("dynamodb", config=IDEMPOTENCY_CLIENT_CONFIG),
+            settings.idempotency_table,
+            settings.idempotency_ttl_seconds,
+        )
+        sender = ledgered = LedgeredSender(client, ledger)
+    dispatcher = Dispatcher(sender, settings.delivery_concurrency)
     directory = build_directory(
         role_arn=settings.org_lookup_role_arn or None,
         accounts_file=settings.accounts_file or None,
@@ -70,4 +89,5 @@ def build_runtime(settings: Settings, session: Any = None) -> Runtime:
         base_session=session,
     )
     dead_letters = DeadLetterQueue(session.client("sqs"), settings.dead_letter_queue_url)
-    return Runtime(settings, Pipeline(directory, dispatcher, dead_letters), directory, dispatcher)
+    pipeline = Pipeline(directory, dispatcher, dead_letters, idempotency=ledgered)
+    return Runtime(settings, pipeline, directory, dispatcher)

@@ -23,6 +23,7 @@ from handler.delivery.policy import (
     classify_error,
     classify_response,
 )
+from handler.delivery.session import environment_transport
 from handler.exceptions import ConfigurationError, TokenUnavailableError
 from handler.token import TokenProvider
 
@@ -82,7 +83,14 @@ class PantherClient:
         # The longest one attempt can take (a hung Panther answers nothing until the read timeout).
         self._attempt_budget_s = connect_timeout_s + read_timeout_s
         self._max_attempts = max_attempts
-        self._verify = verify
+        # Read once: the session does not look at the environment per request (session.py).
+        self._proxies, self._verify = environment_transport(url, verify)
+        # The request every attempt sends, but for its token and body: merging the session's
+        # headers, cookies and auth into a new request is most of requests' per-call CPU, and none
+        # of them changes between attempts (Panther sets no cookie; the token is a header).
+        self._template = session.prepare_request(
+            requests.Request("POST", url, headers={"Content-Type": "application/json"})
+        )
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -150,13 +158,15 @@ class PantherClient:
         return deadline is None or self._clock() + delay_s + self._attempt_budget_s <= deadline
 
     def _attempt(self, body: bytes, token: str) -> tuple[Verdict, int | None]:
+        request = self._template.copy()
+        request.headers[API_KEY_HEADER] = token
+        request.prepare_body(body, None)
         try:
-            response = self._session.post(
-                self._url,
-                data=body,
-                headers={API_KEY_HEADER: token, "Content-Type": "application/json"},
+            response = self._session.send(
+                request,
                 timeout=self._timeout,
                 verify=self._verify,
+                proxies=self._proxies,
                 # A redirect would carry X-Api-Token to another address: never follow one.
                 allow_redirects=False,
             )
@@ -188,7 +198,9 @@ class PantherClient:
             reason=reason,
             latency_ms=round((self._clock() - this.started) * _MS_PER_S, 3),
         )
-        level = logging.INFO if outcome.done else logging.WARNING
+        # One line per delivered message would be most of the function's log volume (and its
+        # CloudWatch Logs bill); the batch summary and the metrics count them instead.
+        level = logging.DEBUG if outcome.done else logging.WARNING
         logger.log(
             level,
             "Panther delivery %s",

@@ -92,6 +92,11 @@ class Target:
 
 
 def _target_from_value(value: Any) -> Target | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # the common shape: skip the container checks below
+        found = value.strip()
+        return Target(short_name(found), found) if found else None
     if isinstance(value, list | tuple):
         for item in value:
             # Lists of ids, or of {instanceId: ...} as in instancesSet.items.
@@ -106,44 +111,30 @@ def _target_from_value(value: Any) -> Target | None:
 
 
 class CloudTrailRecord:
-    """The CloudTrail record of an envelope. Every accessor tolerates missing or odd fields."""
+    """The CloudTrail record of an envelope. Every accessor tolerates missing or odd fields.
+
+    The scalars every mapper reads (several times each) are read once, here; the heavier views are
+    computed on first use. A record is read-only.
+    """
 
     def __init__(self, envelope: Envelope) -> None:
         self.envelope = envelope
-        self.detail: Mapping[str, Any] = envelope.detail
-
-    @property
-    def event_name(self) -> str:
-        return jv.text(self.detail.get("eventName"))
-
-    @property
-    def api_name(self) -> str:
-        """The event name without Lambda's API version suffix."""
-        return _API_VERSION_SUFFIX.sub("", self.event_name) or self.event_name
-
-    @property
-    def event_source(self) -> str:
-        return jv.text(self.detail.get("eventSource"))
-
-    @property
-    def service(self) -> str:
-        """`iam` from iam.amazonaws.com; from the envelope source when the record lacks eventSource."""
-        if self.event_source:
-            return self.event_source.split(".", 1)[0]
-        return self.envelope.source.removeprefix("aws.")
-
-    @property
-    def action(self) -> str:
-        """`iam:CreateUser`, the IAM-style name operators search for."""
-        return f"{self.service}:{self.api_name or 'unknown'}"
-
-    @property
-    def read_only(self) -> bool | None:
-        return jv.flag(self.detail.get("readOnly"))
-
-    @property
-    def error_code(self) -> str:
-        return jv.text(self.detail.get("errorCode"))
+        detail: Mapping[str, Any] = envelope.detail
+        self.detail = detail
+        self.event_name: str = jv.text(detail.get("eventName"))
+        # The event name without Lambda's API version suffix.
+        self.api_name: str = _API_VERSION_SUFFIX.sub("", self.event_name) or self.event_name
+        self.event_source: str = jv.text(detail.get("eventSource"))
+        # `iam` from iam.amazonaws.com; from the envelope source when the record lacks eventSource.
+        self.service: str = (
+            self.event_source.split(".", 1)[0]
+            if self.event_source
+            else envelope.source.removeprefix("aws.")
+        )
+        # `iam:CreateUser`, the IAM-style name operators search for.
+        self.action: str = f"{self.service}:{self.api_name or 'unknown'}"
+        self.read_only: bool | None = jv.flag(detail.get("readOnly"))
+        self.error_code: str = jv.text(detail.get("errorCode"))
 
     @property
     def error_message(self) -> str:
@@ -168,10 +159,12 @@ class CloudTrailRecord:
     @cached_property
     def target(self) -> Target | None:
         """The resource the call acted on: request parameters, then the response, then resources."""
+        request = self.request
         for key in REQUEST_RESOURCE_KEYS:
-            found = _target_from_value(self.request.get(key))
-            if found is not None:
-                return found
+            if key in request:  # most keys are absent: look only at the ones present
+                found = _target_from_value(request[key])
+                if found is not None:
+                    return found
         found = _target_from_value(self.request.get("instancesSet"))
         if found is not None:
             return found

@@ -11,12 +11,16 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from handler.envelope import is_mapping
+
 EMPTY: Mapping[str, Any] = {}
 
 
 def text(value: Any) -> str:
     """A scalar as text ("" for None, objects and lists); booleans as "true"/"false"."""
-    if value is None or isinstance(value, Mapping | list | tuple):
+    if isinstance(value, str):  # by far the most common case: skip the ABC check below
+        return value.strip()
+    if value is None or is_mapping(value) or isinstance(value, list | tuple):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -25,23 +29,23 @@ def text(value: Any) -> str:
 
 def mapping(value: Any) -> Mapping[str, Any]:
     """An object, also when it arrives JSON-encoded in a string; otherwise an empty mapping."""
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         return value
     if isinstance(value, str) and value.lstrip().startswith("{"):
         try:
             decoded = json.loads(value)
         except (ValueError, RecursionError):
             return EMPTY
-        return decoded if isinstance(decoded, Mapping) else EMPTY
+        return decoded if is_mapping(decoded) else EMPTY
     return EMPTY
 
 
 def mappings(value: Any) -> list[Mapping[str, Any]]:
     """The objects of a list (other items skipped); a single object counts as a list of one."""
-    if isinstance(value, Mapping):
+    if is_mapping(value):
         return [value]
     if isinstance(value, list | tuple):
-        return [item for item in value if isinstance(item, Mapping)]
+        return [item for item in value if is_mapping(item)]
     return []
 
 

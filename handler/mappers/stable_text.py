@@ -22,11 +22,13 @@ _ISO_TIME = re.compile(
 )
 # A bare measurement ("2%", "9.72 GB", "3 out of 5"), not part of a name such as "db-2" or "RDS-EVENT-0049".
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:[.,]\d+)*(?![\w-])")
-_SPACES = re.compile(r"\s+")
 
 
 def one_line(text: str) -> str:
-    return _SPACES.sub(" ", "".join(ch if ch.isprintable() else " " for ch in text)).strip()
+    if not text.isprintable():  # rare: only then is the character-by-character pass needed
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    # str.split() splits on exactly the characters a regex `\s+` matches, and strips the ends.
+    return " ".join(text.split())
 
 
 def shorten(text: str, limit: int) -> str:
@@ -52,9 +54,10 @@ def mask_numbers(text: str) -> str:
 
 def stable(text: str, limit: int = SUMMARY_LIMIT) -> str:
     """One line, no UUIDs, no ISO timestamps, at most `limit` characters."""
-    cleaned = _ISO_TIME.sub("", mask_ids(one_line(text)))
-    cleaned = _SPACES.sub(" ", cleaned).strip().rstrip(":,;").strip()
-    return shorten(cleaned, limit)
+    cleaned = one_line(text)
+    if "-" in cleaned:  # UUIDs and ISO dates both have one: most summaries skip both scans
+        cleaned = " ".join(_ISO_TIME.sub("", mask_ids(cleaned)).split())
+    return shorten(cleaned.rstrip(":,;").strip(), limit)
 
 
 def has_uuid(text: str) -> bool:

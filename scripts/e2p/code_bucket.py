@@ -58,10 +58,14 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> Outcome:
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}]
+            "Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": True}
+            ]
         },
     )
-    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": CREATED_BY_TAG, "Value": CREATED_BY_VALUE}]})
+    s3.put_bucket_tagging(
+        Bucket=bucket, Tagging={"TagSet": [{"Key": CREATED_BY_TAG, "Value": CREATED_BY_VALUE}]}
+    )
     return Outcome.CREATED
 
 

@@ -93,7 +93,9 @@ class Deployment:
         package = self._attempt("package", "", "", self._package)
         code = None
         if package is not None:
-            code = self._attempt("code bucket", central.account_id, central.region, lambda: self._upload(package))
+            code = self._attempt(
+                "code bucket", central.account_id, central.region, lambda: self._upload(package)
+            )
         else:
             self._skip("code bucket", central.account_id, central.region, "no package")
         outputs = None
@@ -102,9 +104,13 @@ class Deployment:
                 "central stack", central.account_id, central.region, lambda: self._central_stack(org, *code)
             )
         else:
-            self._skip("central stack", central.account_id, central.region, "organization or package unavailable")
+            self._skip(
+                "central stack", central.account_id, central.region, "organization or package unavailable"
+            )
         if outputs is None or org is None:
-            self._skip("org lookup role", "", settings.management.lookup_stack_region, "central stack unavailable")
+            self._skip(
+                "org lookup role", "", settings.management.lookup_stack_region, "central stack unavailable"
+            )
             self._skip("stackset", "", self.ctx.definition.region, "central stack unavailable")
             self._skip("token", central.account_id, central.region, "central stack unavailable")
             return self.results
@@ -141,7 +147,9 @@ class Deployment:
         detail = f"{built.path.name} sha256 {built.sha256[:12]}"
         if not built.with_dependencies:
             detail += f" (handler only: {lambda_package.DEPS_VARIABLE}={spec.deps}, test/local use)"
-        self.results.record("package", Outcome.UNCHANGED if built.from_cache else Outcome.CREATED, detail=detail)
+        self.results.record(
+            "package", Outcome.UNCHANGED if built.from_cache else Outcome.CREATED, detail=detail
+        )
         return built
 
     def _upload(self, package: lambda_package.BuiltPackage) -> tuple[str, str]:
@@ -191,7 +199,9 @@ class Deployment:
             values = lookup_role_parameters(self.ctx.settings, self._require(outputs, "FunctionRoleArn"))
             check_parameters("central/org-lookup-role.yaml", template_parameters(load_template(body)), values)
             spec = StackSpec(management.lookup_stack_name, body, values, tags=STACK_TAGS)
-            state = self._deploy_stack(self.ctx.sessions.management(), org.management_account_id, region, spec)
+            state = self._deploy_stack(
+                self.ctx.sessions.management(), org.management_account_id, region, spec
+            )
             self.results.record(
                 "org lookup role",
                 state.outcome,
@@ -239,15 +249,25 @@ class Deployment:
             reports = manager.create_instances(definition.organizational_units, regions)
         for report in reports:
             for result in report.results:
-                self._out.progress(f"  {result.account} {result.region}: {result.status} {result.reason}".rstrip())
+                self._out.progress(
+                    f"  {result.account} {result.region}: {result.status} {result.reason}".rstrip()
+                )
             if report.status != "SUCCEEDED":
                 self.results.record(
-                    "stack instances", Outcome.FAILED, "", "", f"operation {report.operation_id} {report.status} {report.reason}"
+                    "stack instances",
+                    Outcome.FAILED,
+                    "",
+                    "",
+                    f"operation {report.operation_id} {report.status} {report.reason}",
                 )
         after = compute_coverage(expected, definition.regions, manager.instances())
         for row in after.missing:
             self.results.record(
-                "stack instance", Outcome.FAILED, row.account_id, row.region, f"{row.status} {row.reason}".strip()
+                "stack instance",
+                Outcome.FAILED,
+                row.account_id,
+                row.region,
+                f"{row.status} {row.reason}".strip(),
             )
         created = len(missing_pairs(coverage)) - len(missing_pairs(after))
         healthy = len(after.rows) - len(after.missing)
@@ -264,14 +284,18 @@ class Deployment:
     def _management_stacks(self, org: OrgFacts, outputs: dict[str, str]) -> None:
         management = self.ctx.settings.management
         if not management.deploy_member_stacks:
-            self._skip("management stack", org.management_account_id, "", "management.deploy_member_stacks = false")
+            self._skip(
+                "management stack", org.management_account_id, "", "management.deploy_member_stacks = false"
+            )
             return
         try:
             body = self._template(self.ctx.project.member_template)
             values = self._member_values(outputs)
             session = self.ctx.sessions.management()
         except (E2PError, ClientError, BotoCoreError) as exc:
-            self.results.record("management stack", Outcome.FAILED, org.management_account_id, "", error_text(exc))
+            self.results.record(
+                "management stack", Outcome.FAILED, org.management_account_id, "", error_text(exc)
+            )
             return
         spec = StackSpec(management.member_stack_name, body, values, tags=STACK_TAGS)
         attempts = fan_out(
@@ -281,7 +305,11 @@ class Deployment:
         for attempt in attempts:
             if attempt.error is not None or attempt.value is None:
                 self.results.record(
-                    "management stack", Outcome.FAILED, org.management_account_id, attempt.item, error_text(attempt.error or Exception())
+                    "management stack",
+                    Outcome.FAILED,
+                    org.management_account_id,
+                    attempt.item,
+                    error_text(attempt.error or Exception()),
                 )
             else:
                 self.results.record(
@@ -295,13 +323,17 @@ class Deployment:
     def _token(self, outputs: dict[str, str], token: str | None) -> None:
         central = self.ctx.settings.central
         if token is None:
-            self._skip("token", central.account_id, central.region, "no token given; the secret is left as it is")
+            self._skip(
+                "token", central.account_id, central.region, "no token given; the secret is left as it is"
+            )
             return
 
         def store() -> None:
             secrets = self.ctx.sessions.client(self.ctx.sessions.central(), "secretsmanager", central.region)
             secret_id = self._require(outputs, "TokenSecretArn")
             outcome = put_token(secrets, secret_id, token)
-            self.results.record("token", outcome, central.account_id, central.region, f"stored in {secret_id}")
+            self.results.record(
+                "token", outcome, central.account_id, central.region, f"stored in {secret_id}"
+            )
 
         self._attempt("token", central.account_id, central.region, store)

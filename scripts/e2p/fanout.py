@@ -25,7 +25,9 @@ class Attempt(Generic[T, R]):
     error: BaseException | None = None
 
 
-def fan_out(items: Sequence[T], work: Callable[[T], R], workers: int = DEFAULT_WORKERS) -> list[Attempt[T, R]]:
+def fan_out(
+    items: Sequence[T], work: Callable[[T], R], workers: int = DEFAULT_WORKERS
+) -> list[Attempt[T, R]]:
     """`work(item)` for each item; results in the order of `items`.
 
     Only errors a step is expected to meet are caught (AWS client errors and the CLI's own);

@@ -20,7 +20,7 @@ from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCreden
 from e2p import exit_codes
 from e2p.exceptions import CredentialsError, ProjectLayoutError, SettingsError, TemplateError
 from e2p.output import Output, OutputFormat
-from e2p.polling import Poller
+from e2p.polling import Poller, poller_from_environment
 from e2p.project import Project, locate_project
 from e2p.sessions import AccessSettings, Sessions
 from e2p.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
@@ -54,7 +54,9 @@ class CommandContext:
     poller: Poller
 
 
-def global_options(region_help: str = "Default region for calls not tied to a configured region.") -> Callable[[F], F]:
+def global_options(
+    region_help: str = "Default region for calls not tied to a configured region.",
+) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         @click.option(
             "--config",
@@ -136,4 +138,4 @@ def load_context(options: GlobalOptions, *, check_credentials: bool = True) -> C
     )
     if check_credentials:
         sessions.caller_account()
-    return CommandContext(settings, project, definition, sessions, output, Poller())
+    return CommandContext(settings, project, definition, sessions, output, poller_from_environment())

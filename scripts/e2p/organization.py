@@ -48,7 +48,9 @@ def units_below(organizations: Any, parent_id: str) -> list[str]:
     queue = [parent_id]
     while queue:
         current = queue.pop(0)
-        for unit in _pages(organizations, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=current):
+        for unit in _pages(
+            organizations, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=current
+        ):
             found.append(unit["Id"])
             queue.append(unit["Id"])
     return found
@@ -63,7 +65,9 @@ def accounts_in_units(organizations: Any, targets: Sequence[str]) -> list[OrgAcc
                 account_id = str(account["Id"])
                 seen.setdefault(
                     account_id,
-                    OrgAccount(account_id, str(account.get("Name", "")), str(account.get("Status", "")), unit, target),
+                    OrgAccount(
+                        account_id, str(account.get("Name", "")), str(account.get("Status", "")), unit, target
+                    ),
                 )
     return sorted(seen.values(), key=lambda a: (a.name, a.account_id))
 

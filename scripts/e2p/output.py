@@ -57,7 +57,9 @@ class Output:
         # click.echo, not rich: JSON must reach stdout byte for byte, unwrapped and uncoloured.
         click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
-    def table(self, title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], styles: Sequence[str] = ()) -> None:
+    def table(
+        self, title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], styles: Sequence[str] = ()
+    ) -> None:
         table = Table(title=title, title_justify="left")
         for column in columns:
             table.add_column(column, overflow="fold")
@@ -79,5 +81,7 @@ class Output:
             [OUTCOME_STYLES[i.outcome] for i in items],
         )
         failed = len(results.failed)
-        summary = f"{failed} step(s) failed" if failed else ("changes applied" if results.changed else "no change")
+        summary = (
+            f"{failed} step(s) failed" if failed else ("changes applied" if results.changed else "no change")
+        )
         self.out.print(f"[bold red]{summary}[/]" if failed else summary)

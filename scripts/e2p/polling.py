@@ -6,8 +6,9 @@ test never sleeps; the clock and the sleep are injectable for the same reason.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -17,6 +18,9 @@ T = TypeVar("T")
 
 DEFAULT_INTERVAL_SECONDS = 5.0
 DEFAULT_TIMEOUT_SECONDS = 3600.0
+# The local mode answers at once; it shortens the interval so that a wait on its background work
+# (a test event reaching the function) does not cost whole seconds.
+INTERVAL_VARIABLE = "E2P_POLL_INTERVAL_SECONDS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +40,13 @@ class Poller:
             if self.clock() >= deadline:
                 raise PollTimeoutError(f"gave up waiting for {what} after {self.timeout:.0f}s")
             self.sleep(self.interval)
+
+
+def poller_from_environment(environ: Mapping[str, str] | None = None) -> Poller:
+    environ = os.environ if environ is None else environ
+    raw = environ.get(INTERVAL_VARIABLE, "").strip()
+    try:
+        interval = float(raw) if raw else DEFAULT_INTERVAL_SECONDS
+    except ValueError:
+        interval = DEFAULT_INTERVAL_SECONDS
+    return Poller(interval=max(interval, 0.0))

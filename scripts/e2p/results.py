@@ -46,7 +46,9 @@ class Results:
             self._items.append(result)
         return result
 
-    def record(self, step: str, outcome: Outcome, account: str = "", region: str = "", detail: str = "") -> StepResult:
+    def record(
+        self, step: str, outcome: Outcome, account: str = "", region: str = "", detail: str = ""
+    ) -> StepResult:
         return self.add(StepResult(step, outcome, account, region, detail))
 
     @property

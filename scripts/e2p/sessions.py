@@ -81,7 +81,9 @@ class Sessions:
         return cls(base, endpoint_url=resolve_endpoint(endpoint_url), access=access, default_region=region)
 
     def with_access(self, access: AccessSettings) -> Sessions:
-        return Sessions(self._base, endpoint_url=self.endpoint_url, access=access, default_region=self.default_region)
+        return Sessions(
+            self._base, endpoint_url=self.endpoint_url, access=access, default_region=self.default_region
+        )
 
     # -- clients -------------------------------------------------------------------------------------
 

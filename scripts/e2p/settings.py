@@ -52,7 +52,9 @@ def _int_setting(parameter: str, minimum: int, maximum: int) -> FunctionSetting:
 def _retention(key: str, value: Any) -> str:
     days = v.integer(key, value, 1, 3653)
     if days not in LOG_RETENTION_DAYS:
-        raise SettingsError(key, f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))} days")
+        raise SettingsError(
+            key, f"CloudWatch Logs accepts only {', '.join(map(str, LOG_RETENTION_DAYS))} days"
+        )
     return str(days)
 
 
@@ -68,7 +70,9 @@ FUNCTION_SETTINGS: Final[Mapping[str, FunctionSetting]] = {
     "timeout_seconds": _int_setting("FunctionTimeout", 1, 900),
     "archive_retention_days": _int_setting("ArchiveRetentionDays", 0, 36500),
     "log_retention_days": FunctionSetting("LogRetentionDays", _retention),
-    "idempotency_enabled": FunctionSetting("IdempotencyEnabled", lambda k, val: str(v.boolean(k, val)).lower()),
+    "idempotency_enabled": FunctionSetting(
+        "IdempotencyEnabled", lambda k, val: str(v.boolean(k, val)).lower()
+    ),
 }
 
 
@@ -191,7 +195,9 @@ def _optional(section: _Section, key: str, parse: Callable[[str, Any], Any]) -> 
     return None if value is None else parse(section.key(key), value)
 
 
-def _with_mandatory(regions: Sequence[str], mandatory: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _with_mandatory(
+    regions: Sequence[str], mandatory: Sequence[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     added = tuple(region for region in mandatory if region not in regions)
     return (*regions, *added), added
 
@@ -225,7 +231,9 @@ def _parse_central(section: _Section) -> CentralSettings:
     allow_http = _optional(section, "allow_insecure_http", v.boolean) or False
     tag_keys = [
         v.matching(f"{section.key('account_tag_keys')}[{i}]", key, v.TAG_KEY, "a tag key without commas")
-        for i, key in enumerate(v.string_list(section.key("account_tag_keys"), section.take("account_tag_keys") or []))
+        for i, key in enumerate(
+            v.string_list(section.key("account_tag_keys"), section.take("account_tag_keys") or [])
+        )
     ]
     org_paths = [
         v.org_path(f"{section.key('allowed_org_paths')}[{i}]", path)
@@ -247,7 +255,9 @@ def _parse_central(section: _Section) -> CentralSettings:
         function_parameters=_parse_function(section.section("lambda")),
     )
     if settings.role_arn is not None and f":{settings.account_id}:" not in settings.role_arn:
-        raise SettingsError(section.key("role_arn"), f"must be a role in the central account {settings.account_id}")
+        raise SettingsError(
+            section.key("role_arn"), f"must be a role in the central account {settings.account_id}"
+        )
     section.finish()
     return settings
 
@@ -299,7 +309,8 @@ def _event_pattern(key: str, value: Any, base_dir: Path) -> str:
     compact = json.dumps(pattern, separators=(",", ":"), sort_keys=True)
     if len(compact) > MAX_EVENT_PATTERN_CHARS:
         raise SettingsError(
-            key, f"the pattern is {len(compact)} characters; EventBridge accepts at most {MAX_EVENT_PATTERN_CHARS}"
+            key,
+            f"the pattern is {len(compact)} characters; EventBridge accepts at most {MAX_EVENT_PATTERN_CHARS}",
         )
     return compact
 
@@ -307,7 +318,8 @@ def _event_pattern(key: str, value: Any, base_dir: Path) -> str:
 def _parse_member(section: _Section, base_dir: Path) -> MemberSettings:
     pattern_file = section.take("event_pattern_file")
     settings = MemberSettings(
-        rule_state=_optional(section, "rule_state", lambda k, val: v.one_of(k, val, RULE_STATES)) or "ENABLED",
+        rule_state=_optional(section, "rule_state", lambda k, val: v.one_of(k, val, RULE_STATES))
+        or "ENABLED",
         event_pattern=None
         if pattern_file is None
         else _event_pattern(section.key("event_pattern_file"), pattern_file, base_dir),
@@ -330,7 +342,8 @@ def _parse_management(
         member_stack_name=_optional(section, "member_stack_name", v.stack_name) or DEFAULT_MEMBER_STACK,
         lookup_stack_name=_optional(section, "lookup_stack_name", v.stack_name) or DEFAULT_LOOKUP_STACK,
         lookup_role_name=_optional(section, "lookup_role_name", v.role_name) or DEFAULT_LOOKUP_ROLE,
-        lookup_stack_region=_optional(section, "lookup_stack_region", v.region) or DEFAULT_LOOKUP_STACK_REGION,
+        lookup_stack_region=_optional(section, "lookup_stack_region", v.region)
+        or DEFAULT_LOOKUP_STACK_REGION,
     )
     section.finish()
     return settings

@@ -31,7 +31,10 @@ def central_parameters(
 
 
 def lookup_role_parameters(settings: Settings, function_role_arn: str) -> dict[str, str]:
-    return {"CentralFunctionRoleArn": function_role_arn, "LookupRoleName": settings.management.lookup_role_name}
+    return {
+        "CentralFunctionRoleArn": function_role_arn,
+        "LookupRoleName": settings.management.lookup_role_name,
+    }
 
 
 def member_parameters(settings: Settings, central_bus_arn: str) -> dict[str, str]:

@@ -72,7 +72,9 @@ def parameters_of(stack: Mapping[str, Any]) -> dict[str, str]:
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
 
 
-def parameter_list(specs: Mapping[str, ParameterSpec], values: Mapping[str, str], *, update: bool) -> list[dict[str, Any]]:
+def parameter_list(
+    specs: Mapping[str, ParameterSpec], values: Mapping[str, str], *, update: bool
+) -> list[dict[str, Any]]:
     """Every declared parameter explicitly, so a value dropped from the config returns to its default.
 
     A NoEcho parameter the CLI does not set keeps its previous value on update: CloudFormation only
@@ -82,9 +84,8 @@ def parameter_list(specs: Mapping[str, ParameterSpec], values: Mapping[str, str]
     for name, spec in specs.items():
         if name in values:
             entries.append({"ParameterKey": name, "ParameterValue": values[name]})
-        elif spec.no_echo:
-            if update:
-                entries.append({"ParameterKey": name, "UsePreviousValue": True})
+        elif spec.no_echo and update:
+            entries.append({"ParameterKey": name, "UsePreviousValue": True})
         elif spec.default is not None:
             entries.append({"ParameterKey": name, "ParameterValue": spec.default})
     return entries
@@ -93,7 +94,9 @@ def parameter_list(specs: Mapping[str, ParameterSpec], values: Mapping[str, str]
 def _matches(cfn: Any, stack: Mapping[str, Any], spec: StackSpec, specs: Mapping[str, ParameterSpec]) -> bool:
     deployed = parameters_of(stack)
     for entry in parameter_list(specs, spec.parameters, update=False):
-        if deployed.get(entry["ParameterKey"]) != entry["ParameterValue"]:
+        key = entry["ParameterKey"]
+        # CloudFormation shows a NoEcho value as asterisks: it cannot be compared.
+        if not specs[key].no_echo and deployed.get(key) != entry["ParameterValue"]:
             return False
     body = cfn.get_template(StackName=spec.name, TemplateStage="Original")["TemplateBody"]
     return same_template(body, spec.template_body)
@@ -148,7 +151,9 @@ class StackDeployer:
     def _update(self, spec: StackSpec, specs: Mapping[str, ParameterSpec]) -> StackState:
         seen = self._event_ids(spec.name)
         try:
-            self._cfn.update_stack(**self._common(spec), Parameters=parameter_list(specs, spec.parameters, update=True))
+            self._cfn.update_stack(
+                **self._common(spec), Parameters=parameter_list(specs, spec.parameters, update=True)
+            )
         except ClientError as exc:
             if NO_UPDATES in str(exc):
                 stack = describe(self._cfn, spec.name) or {}
@@ -167,7 +172,9 @@ class StackDeployer:
         # After deletion the name no longer resolves; the stack id still does.
         final = self._wait(stack_id, seen, "deletion")
         if final.get("StackStatus") not in {None, "DELETE_COMPLETE"}:
-            raise StackOperationError(f"{name}: {final.get('StackStatus')} {self._failure_reason(stack_id)}".strip())
+            raise StackOperationError(
+                f"{name}: {final.get('StackStatus')} {self._failure_reason(stack_id)}".strip()
+            )
         return Outcome.DELETED
 
     def _finish(self, name: str, stack: Mapping[str, Any], outcome: Outcome) -> StackState:

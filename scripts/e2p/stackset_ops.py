@@ -38,6 +38,7 @@ class InstanceState:
     reason: str = ""
     organizational_unit: str = ""
     drift: str = ""
+    stack_id: str = ""
 
     @property
     def healthy(self) -> bool:
@@ -79,7 +80,10 @@ def chunks(values: Sequence[str], size: int = MAX_UNITS_PER_CALL) -> Iterator[li
 
 
 def definition_differences(
-    deployed: Mapping[str, Any], definition: StackSetDefinition, template_body: str, parameters: Mapping[str, str]
+    deployed: Mapping[str, Any],
+    definition: StackSetDefinition,
+    template_body: str,
+    parameters: Mapping[str, str],
 ) -> list[str]:
     """What differs between the deployed StackSet and the wanted one (empty: nothing to update).
 
@@ -103,7 +107,9 @@ def definition_differences(
 
 
 class StackSetManager:
-    def __init__(self, cfn: Any, definition: StackSetDefinition, poller: Poller, progress: Progress | None = None) -> None:
+    def __init__(
+        self, cfn: Any, definition: StackSetDefinition, poller: Poller, progress: Progress | None = None
+    ) -> None:
         self._cfn = cfn
         self.definition = definition
         self._poller = poller
@@ -133,10 +139,13 @@ class StackSetManager:
                         account=str(item.get("Account", "")),
                         region=str(item.get("Region", "")),
                         status=str(item.get("Status", "")),
-                        detailed_status=str((item.get("StackInstanceStatus") or {}).get("DetailedStatus", "")),
+                        detailed_status=str(
+                            (item.get("StackInstanceStatus") or {}).get("DetailedStatus", "")
+                        ),
                         reason=str(item.get("StatusReason", "")),
                         organizational_unit=str(item.get("OrganizationalUnitId", "")),
                         drift=str(item.get("DriftStatus", "")),
+                        stack_id=str(item.get("StackId", "")),
                     )
                 )
         return found
@@ -163,7 +172,9 @@ class StackSetManager:
             settings["ManagedExecution"] = dict(definition.managed_execution)
         return settings
 
-    def ensure(self, template_body: str, values: Mapping[str, str], repair: bool = False) -> tuple[Outcome, str]:
+    def ensure(
+        self, template_body: str, values: Mapping[str, str], repair: bool = False
+    ) -> tuple[Outcome, str]:
         """Create the StackSet or update it (and with it every existing instance) when it differs.
 
         `repair` forces an update when the definition matches but some instances are not current.

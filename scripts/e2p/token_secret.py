@@ -30,7 +30,9 @@ def _checked(raw: str, source: str) -> str:
         raise SettingsError("token", str(exc)) from exc
 
 
-def read_token(token_file: Path | None, from_stdin: bool, stdin: TextIO | None = None, prompt: bool = False) -> str | None:
+def read_token(
+    token_file: Path | None, from_stdin: bool, stdin: TextIO | None = None, prompt: bool = False
+) -> str | None:
     """The token from the chosen source, or None when none was given (the secret is left as it is)."""
     if token_file is not None and from_stdin:
         raise SettingsError("token", "give --token-file or --token-stdin, not both")

@@ -25,7 +25,9 @@ STACK_SET_NAME: Final = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 BUCKET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 EVENT_BUS_NAME: Final = re.compile(r"^[\w.-]{1,256}$")
 # aws:PrincipalOrgPaths values: o-xxx/r-xxx/ou-xxx/... with a trailing slash or a wildcard.
-ORG_PATH: Final = re.compile(r"^o-[a-z0-9]{10,32}/r-[a-z0-9]{4,32}(/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32})*/(\*)?$")
+ORG_PATH: Final = re.compile(
+    r"^o-[a-z0-9]{10,32}/r-[a-z0-9]{4,32}(/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32})*/(\*)?$"
+)
 TAG_KEY: Final = re.compile(r"^[\w.:/=+@ -]{1,128}$")
 # The Panther event API paths (PANTHER-API.md); the central template's AllowedPattern says the same.
 PANTHER_PATHS: Final = ("/api/event/create", "/api/event/queue")
@@ -89,7 +91,9 @@ def stack_set_name(key: str, value: Any) -> str:
 
 
 def bucket_name(key: str, value: Any) -> str:
-    return matching(key, value, BUCKET_NAME, "an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)")
+    return matching(
+        key, value, BUCKET_NAME, "an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)"
+    )
 
 
 def event_bus_name(key: str, value: Any) -> str:
@@ -140,7 +144,9 @@ def panther_url(key: str, value: Any, allow_insecure_http: bool) -> str:
     text = string(key, value)
     parts = urlsplit(text)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise SettingsError(key, f"expected a URL like https://panther.example.com/api/event/create, got {text!r}")
+        raise SettingsError(
+            key, f"expected a URL like https://panther.example.com/api/event/create, got {text!r}"
+        )
     if parts.scheme == "http" and not allow_insecure_http:
         raise SettingsError(
             key,
@@ -148,7 +154,11 @@ def panther_url(key: str, value: Any, allow_insecure_http: bool) -> str:
             "(or set central.allow_insecure_http = true for a local test console only)",
         )
     if parts.path.rstrip("/") not in PANTHER_PATHS:
-        raise SettingsError(key, f"path is {parts.path!r}; Panther takes events at {' or '.join(PANTHER_PATHS)}")
+        raise SettingsError(
+            key, f"path is {parts.path!r}; Panther takes events at {' or '.join(PANTHER_PATHS)}"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise SettingsError(key, "must not carry a query, fragment or credentials (the token goes in a header)")
+        raise SettingsError(
+            key, "must not carry a query, fragment or credentials (the token goes in a header)"
+        )
     return text

@@ -1,4 +1,12 @@
-"""Fixtures for the e2p CLI tests: fake credentials, an organisation in moto, a project and a config.
+"""Fixtures for the e2p CLI tests: an organisation on the project's local AWS, a config, the CLI.
+
+Test modules import the `*_fixture` functions (pytest registers them under the name without the
+suffix, so a test's parameter never shadows an import).
+
+The CLI runs against `e2p.local.aws.LocalAws` (moto 5.2.5 in this process, made faithful by the
+local mode's fidelity patches) through `--endpoint-url`, exactly as the demo does: plain moto cannot
+deploy the real central template (it skips AWS::SecretsManager::Secret) nor expand OU targets as
+AWS does (LOCAL-AWS.md). Tests that do not need CloudFormation use plain in-process moto.
 
 The organisation (management account = moto's default 123456789012):
 
@@ -8,45 +16,49 @@ The organisation (management account = moto's default 123456789012):
         `-- Prod            (targeted)  app-prod
             `-- Apps
                 `-- Deep                (empty; tests add late accounts here)
-
-Targeted OUs hold their accounts as direct children because moto expands an OU target only one
-level down (LOCAL-AWS.md); AWS covers any depth, which `e2p status` checks on its own.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import textwrap
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import boto3
 import pytest
+from click.testing import CliRunner, Result
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
-STANDINS = REPO / "tests" / "fixtures" / "cli_standins"
 MANAGEMENT_ACCOUNT = "123456789012"
 CENTRAL_REGION = "eu-west-1"
 REGIONS = ("eu-west-1", "us-east-1")
-PROJECT_FILES = (
-    "central/template.yaml",
-    "central/org-lookup-role.yaml",
-    "member/template.yaml",
-    "stacksets/stackset.yaml",
-)
+CENTRAL_STACK = "events2panther-central"
+MEMBER_STACK = "events2panther-member"
+LOOKUP_STACK = "events2panther-org-lookup"
+STACK_SET = "events2panther-member"
+PANTHER_URL = "https://panther.example.com/api/event/create"
+FAKE_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_EC2_METADATA_DISABLED": "true",
     "E2P_LAMBDA_DEPS": "none",
+    "E2P_POLL_INTERVAL_SECONDS": "0.05",
 }
-CLEARED_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "E2P_CONFIG", "MOTO_ACCOUNT_ID")
+# Variables that would point the CLI somewhere else than the test wants.
+CLEARED_ENV = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "E2P_CONFIG", "MOTO_ACCOUNT_ID", "AWS_REGION")
 
 
 @dataclass(frozen=True)
@@ -63,12 +75,31 @@ class OrgLayout:
     app_account: str
 
     @property
-    def targeted_ous(self) -> tuple[str, str]:
-        return (self.security_ou, self.prod_ou)
-
-    @property
-    def member_accounts(self) -> tuple[str, ...]:
+    def member_accounts(self) -> tuple[str, str, str]:
         return (self.central_account, self.audit_account, self.app_account)
+
+
+def aws_client(service: str, endpoint: str | None, region: str = "us-east-1", **credentials: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        region_name=region,
+        endpoint_url=endpoint,
+        **(credentials or FAKE_CREDENTIALS),
+    )
+
+
+def account_credentials(account_id: str, endpoint: str | None) -> dict[str, str]:
+    """Credentials the local AWS maps to `account_id` (moto keys assumed roles by account)."""
+    if account_id == MANAGEMENT_ACCOUNT:
+        return dict(FAKE_CREDENTIALS)
+    credentials = aws_client("sts", endpoint).assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="cli-test"
+    )["Credentials"]
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
 
 
 def _ou(org: Any, parent: str, name: str) -> str:
@@ -82,8 +113,7 @@ def add_account(org: Any, name: str, parent: str, root: str) -> str:
     return account_id
 
 
-def build_organization() -> OrgLayout:
-    org = boto3.client("organizations", region_name="us-east-1")
+def build_organization(org: Any) -> OrgLayout:
     organization_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root = org.list_roots()["Roots"][0]["Id"]
     security = _ou(org, root, "Security")
@@ -105,37 +135,9 @@ def build_organization() -> OrgLayout:
     )
 
 
-def session_in(account_id: str, region: str = CENTRAL_REGION) -> boto3.Session:
-    """A session inside `account_id`, the way the CLI reaches it (moto maps assumed roles to accounts)."""
-    if account_id == MANAGEMENT_ACCOUNT:
-        return boto3.Session(region_name=region)
-    credentials = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
-
-
-def make_project(root: Path) -> Path:
-    """The repository when every deployable file exists; else a copy completed with the stand-ins."""
-    if all((REPO / name).is_file() for name in PROJECT_FILES):
-        return REPO
-    for name in PROJECT_FILES:
-        source = REPO / name if (REPO / name).is_file() else STANDINS / name
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    shutil.copytree(REPO / "handler", root / "handler", ignore=shutil.ignore_patterns("__pycache__"))
-    return root
-
-
-def write_config(path: Path, layout: OrgLayout, extra: str = "", **sections: str) -> Path:
-    """A valid config for `layout`; `sections` replace whole sections by name."""
-    defaults = {
+def config_text(layout: OrgLayout, **sections: str) -> str:
+    """A valid config for `layout`; keyword arguments replace whole sections by name."""
+    parts = {
         "organization": f"""
             [organization]
             management_account_id = "{MANAGEMENT_ACCOUNT}"
@@ -146,13 +148,13 @@ def write_config(path: Path, layout: OrgLayout, extra: str = "", **sections: str
             account_id = "{layout.central_account}"
             region = "{CENTRAL_REGION}"
             role_arn = "arn:aws:iam::{layout.central_account}:role/OrganizationAccountAccessRole"
-            panther_url = "https://panther.example.com/api/event/create"
+            panther_url = "{PANTHER_URL}"
             account_tag_keys = ["team"]
         """,
         "stackset": f"""
             [stackset]
             organizational_units = ["{layout.security_ou}", "{layout.prod_ou}"]
-            regions = ["{REGIONS[0]}"]
+            regions = {json.dumps(list(REGIONS))}
         """,
         "member": """
             [member]
@@ -163,44 +165,184 @@ def write_config(path: Path, layout: OrgLayout, extra: str = "", **sections: str
             deploy_member_stacks = true
         """,
     }
-    defaults.update(sections)
-    text = "\n".join(textwrap.dedent(body) for body in defaults.values()) + textwrap.dedent(extra)
-    path.write_text(text, encoding="utf-8")
-    return path
+    parts.update(sections)
+    return "\n".join(textwrap.dedent(body) for body in parts.values())
 
 
-@pytest.fixture
-def fake_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in CLEARED_ENV:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in FAKE_ENV.items():
-        monkeypatch.setenv(name, value)
-    yield
+@dataclass
+class Stage:
+    """One organisation on the local AWS, its config file, and the CLI pointed at both."""
+
+    endpoint: str
+    layout: OrgLayout
+    config: Path
+    build_dir: Path
+    env: dict[str, str | None] = field(default_factory=dict)
+
+    def cli(self, *args: str, input: str | None = None, config: Path | None = None) -> Result:
+        from e2p.cli import main
+
+        arguments = [*args, "--config", str(config or self.config), "--endpoint-url", self.endpoint]
+        return CliRunner().invoke(main, arguments, input=input, env=self.env, catch_exceptions=False)
+
+    def cli_json(self, *args: str, config: Path | None = None) -> tuple[int, Any]:
+        result = self.cli(*args, "--output", "json", config=config)
+        return result.exit_code, json.loads(result.stdout)
+
+    def credentials(self, account: str) -> dict[str, str]:
+        return account_credentials(account, self.endpoint)
+
+    def client(self, service: str, account: str = MANAGEMENT_ACCOUNT, region: str = CENTRAL_REGION) -> Any:
+        return aws_client(service, self.endpoint, region, **self.credentials(account))
+
+    def central(self, service: str) -> Any:
+        return self.client(service, self.layout.central_account, CENTRAL_REGION)
+
+    def central_outputs(self) -> dict[str, str]:
+        stack = self.central("cloudformation").describe_stacks(StackName=CENTRAL_STACK)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+    def write_config(self, name: str, **sections: str) -> Path:
+        path = self.config.parent / name
+        path.write_text(config_text(self.layout, **sections), encoding="utf-8")
+        return path
 
 
-@pytest.fixture
-def moto_org(fake_aws: None) -> Iterator[OrgLayout]:
-    from moto import mock_aws
-
-    with mock_aws():
-        yield build_organization()
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = make_project(tmp_path / "project")
-    monkeypatch.setenv("E2P_PROJECT_ROOT", str(root))
-    monkeypatch.setenv("E2P_BUILD_DIR", str(tmp_path / "build"))
-    return root
+def stack_status(cloudformation: Any, name: str) -> str | None:
+    """The stack's status, or None when no stack of that name is alive."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except cloudformation.exceptions.ClientError as exc:
+        if "does not exist" in str(exc):
+            return None
+        raise
+    status = str(stacks[0]["StackStatus"])
+    return None if status == "DELETE_COMPLETE" else status
 
 
-@pytest.fixture
-def config(tmp_path: Path, moto_org: OrgLayout, project: Path) -> Path:
-    return write_config(tmp_path / "e2p.toml", moto_org)
+def results_by_step(data: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for row in data["results"]:
+        grouped.setdefault(row["step"], []).append(row)
+    return grouped
 
 
-def cli_env() -> dict[str, str]:
-    """The environment a subprocess run of the CLI gets: fake credentials, nothing from the caller."""
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV and not k.startswith("AWS_")}
-    env.update(FAKE_ENV)
-    return env
+@pytest.fixture(scope="session", name="local_aws")
+def local_aws_fixture() -> Iterator[Any]:
+    """One local AWS server per test process; each stage resets it."""
+    from e2p.local.aws import LocalAws
+
+    with LocalAws() as local:
+        yield local
+
+
+# Every stage resets the one local AWS of this process. A stage kept for several tests (`reuse`) is
+# rebuilt when another stage was made since, whatever order the tests run in.
+_generation = [0]
+_kept: dict[str, tuple[int, Any]] = {}
+
+
+# What `e2p deploy` reads from the repository: the templates, the StackSet definition, the handler.
+DEPLOYABLE = ("central", "member", "stacksets", "handler")
+
+
+def snapshot_project(directory: Path) -> Path:
+    """A copy of the repository's deployable files, so that an edit made to the working tree while
+    the tests run cannot change the package between two deploys of one test."""
+    for name in DEPLOYABLE:
+        shutil.copytree(REPO / name, directory / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return directory
+
+
+_snapshot: dict[str, Path] = {}
+
+
+def project_root(factory: pytest.TempPathFactory) -> Path:
+    if "root" not in _snapshot:
+        _snapshot["root"] = snapshot_project(factory.mktemp("project"))
+    return _snapshot["root"]
+
+
+def make_stage(local: Any, directory: Path, root: Path = REPO) -> Stage:
+    local.reset()
+    _generation[0] += 1
+    directory.mkdir(parents=True, exist_ok=True)
+    layout = build_organization(aws_client("organizations", local.endpoint_url))
+    config = directory / "e2p.toml"
+    config.write_text(config_text(layout), encoding="utf-8")
+    build_dir = directory / "build"
+    env: dict[str, str | None] = {
+        **FAKE_ENV,
+        "E2P_PROJECT_ROOT": str(root),
+        "E2P_BUILD_DIR": str(build_dir),
+        **dict.fromkeys(CLEARED_ENV),
+    }
+    return Stage(local.endpoint_url, layout, config, build_dir, env)
+
+
+def reuse(key: str, build: Callable[[], T]) -> T:
+    """`build()`'s value, kept while no other stage replaced the local AWS's contents."""
+    kept = _kept.get(key)
+    if kept is not None and kept[0] == _generation[0]:
+        return cast(T, kept[1])
+    value = build()
+    _kept[key] = (_generation[0], value)
+    return value
+
+
+def deploy(stage: Stage, *extra: str) -> dict[str, Any]:
+    code, data = stage.cli_json("deploy", "--yes", *extra)
+    assert code == 0, data
+    return data
+
+
+@pytest.fixture(name="stage")
+def stage_fixture(local_aws: Any, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Stage:
+    """A fresh organisation, nothing deployed."""
+    return make_stage(local_aws, tmp_path / "stage", project_root(tmp_path_factory))
+
+
+@pytest.fixture(name="deployed")
+def deployed_fixture(stage: Stage) -> Stage:
+    """A fresh organisation with everything deployed (for tests that change what is deployed)."""
+    deploy(stage)
+    return stage
+
+
+@pytest.fixture(name="shared_deployment")
+def shared_deployment_fixture(local_aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Stage:
+    """One deployment for read-only tests (a test that changes it puts it back as it found it)."""
+
+    def build() -> Stage:
+        stage = make_stage(local_aws, tmp_path_factory.mktemp("shared"), project_root(tmp_path_factory))
+        deploy(stage)
+        return stage
+
+    return reuse("shared_deployment", build)
+
+
+LIST_PARAMETER_GAP = (
+    "moto 5.2.5 DescribeStacks shows a CommaDelimitedList parameter as a Python list ('['']' for ''); "
+    "AWS returns the string given, so e2p sees the central stack's AllowedOrgPaths as changed"
+)
+_PROBE_TEMPLATE = json.dumps(
+    {
+        "Parameters": {"Paths": {"Type": "CommaDelimitedList", "Default": ""}},
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+    }
+)
+
+
+def list_parameter_gap(endpoint: str) -> bool:
+    """True while the local AWS still renders list parameters unlike AWS (see LIST_PARAMETER_GAP)."""
+    cloudformation = aws_client("cloudformation", endpoint, "ap-south-1")
+    cloudformation.create_stack(
+        StackName="e2p-list-parameter-probe",
+        TemplateBody=_PROBE_TEMPLATE,
+        Parameters=[{"ParameterKey": "Paths", "ParameterValue": ""}],
+    )
+    try:
+        stack = cloudformation.describe_stacks(StackName="e2p-list-parameter-probe")["Stacks"][0]
+        return any(p["ParameterKey"] == "Paths" and p["ParameterValue"] != "" for p in stack["Parameters"])
+    finally:
+        cloudformation.delete_stack(StackName="e2p-list-parameter-probe")

@@ -38,6 +38,11 @@ def test_defaults() -> None:
         ({env.ACCOUNTS_FILE_MODE: "merge"}, "expected override or replace"),
         ({env.ORG_LOOKUP_ROLE_ARN: "events2panther-org-lookup"}, "not an IAM role ARN"),
         ({env.DEAD_LETTER_QUEUE_URL: "my-dlq"}, "not an SQS queue URL"),
+        ({env.IDEMPOTENCY_TABLE: "e2p idempotency"}, "E2P_IDEMPOTENCY_TABLE='e2p idempotency'"),
+        ({env.IDEMPOTENCY_TABLE: "arn:aws:s3:::bucket"}, "not a DynamoDB table name or ARN"),
+        ({env.IDEMPOTENCY_TTL_SECONDS: "600"}, "E2P_IDEMPOTENCY_TTL_SECONDS=600: expected a value from 3600"),
+        ({env.IDEMPOTENCY_TTL_SECONDS: "2000000"}, "to 1209600"),
+        ({env.IDEMPOTENCY_TTL_SECONDS: "1 day"}, "expected a number"),
     ],
 )
 def test_bad_values_fail_early_with_the_variable_named(override: dict[str, str], message: str) -> None:
@@ -59,3 +64,29 @@ def test_tag_keys_are_split_and_trimmed(tmp_path) -> None:
     settings = load_settings({**BASE, env.ACCOUNT_TAG_KEYS: " team, cost-centre ,,", env.CA_BUNDLE: str(ca)})
     assert settings.account_tag_keys == ("team", "cost-centre")
     assert settings.tls_verify == str(ca)
+
+
+def test_idempotency_is_off_unless_a_table_is_named() -> None:
+    # The template always sets the variable: the table's name when IdempotencyEnabled, else "".
+    assert load_settings(BASE).idempotency_table == ""
+    assert load_settings({**BASE, env.IDEMPOTENCY_TABLE: "  "}).idempotency_table == ""
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "events2panther-central-IdempotencyTable-1ABCDEF2GHIJ3",
+        "arn:aws:dynamodb:eu-west-1:111122223333:table/events2panther-idempotency",
+    ],
+)
+def test_a_table_name_or_arn_turns_idempotency_on(table: str) -> None:
+    settings = load_settings({**BASE, env.IDEMPOTENCY_TABLE: f" {table} "})
+    assert settings.idempotency_table == table
+    assert settings.idempotency_ttl_seconds == 24 * 3600
+
+
+def test_the_idempotency_ttl_is_configurable_in_whole_seconds() -> None:
+    settings = load_settings({**BASE, env.IDEMPOTENCY_TTL_SECONDS: "1209600"})
+    assert settings.idempotency_ttl_seconds == 14 * 86400
+    with pytest.raises(ConfigurationError, match="whole number"):
+        load_settings({**BASE, env.IDEMPOTENCY_TTL_SECONDS: "3600.5"})

@@ -15,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from handler.constants import PANTHER_MAX_BODY_BYTES
+from handler.counters import Count
 from handler.decisions import Action
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.enrichment.account import AccountInfo
+from handler.idempotency import KeyedBody
 from handler.mappers.registry import registered_keys
 from handler.pipeline import Pipeline, Record
 
@@ -75,6 +77,8 @@ class CheckingPanther:
     ) -> list[DeliveryOutcome]:
         for _, body in items:
             assert len(body) <= PANTHER_MAX_BODY_BYTES
+            if isinstance(body, KeyedBody):
+                assert body.idempotency_key
             event = json.loads(body)["event"]
             assert isinstance(event["node"], str) and event["node"]
             assert isinstance(event["summary"], str) and event["summary"]
@@ -86,16 +90,26 @@ class CheckingPanther:
         return [DeliveryOutcome(DeliveryStatus.DELIVERED, 1, 200, "HTTP 200", 0.1) for _ in items]
 
 
+class NoCounts:
+    def take_counts(self) -> list[tuple[Count, int]]:
+        return []
+
+
 class DeadLetters:
     def send(self, body: str, reason: str, event_id: str, receive_count: str) -> None:
         assert reason
 
 
-@settings(max_examples=500, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(bodies=st.lists(BODIES, min_size=1, max_size=5))
-def test_every_record_gets_a_decision_and_nothing_escapes(bodies: list[str]) -> None:
+# The number of examples comes from the hypothesis profile (tests/conftest.py, HYPOTHESIS_PROFILE).
+@settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies=st.lists(BODIES, min_size=1, max_size=5), idempotent=st.booleans())
+def test_every_record_gets_a_decision_and_nothing_escapes(bodies: list[str], idempotent: bool) -> None:
     records = [Record(f"m{i}", body) for i, body in enumerate(bodies)]
-    report = Pipeline(Directory(), CheckingPanther(), DeadLetters()).process(records, deadline=None)
+    # With idempotency on, every envelope's messages are keyed too (a digest of the envelope).
+    pipeline = Pipeline(
+        Directory(), CheckingPanther(), DeadLetters(), idempotency=NoCounts() if idempotent else None
+    )
+    report = pipeline.process(records, deadline=None)
     assert [mid for mid, _ in report.decisions] == [r.message_id for r in records]
     # Nothing was retryable, so no record may be returned to the queue.
     assert report.failed_message_ids == []
@@ -116,7 +130,9 @@ def test_deeply_nested_and_huge_bodies_are_results_not_crashes() -> None:
     )
     not_utf8 = b"\xff\xfe{\x00".decode("utf-8", errors="surrogateescape")
     records = [Record("nested", nested), Record("huge", huge), Record("bytes", not_utf8)]
-    report = Pipeline(Directory(), CheckingPanther(), DeadLetters()).process(records, deadline=None)
+    report = Pipeline(Directory(), CheckingPanther(), DeadLetters(), idempotency=NoCounts()).process(
+        records, deadline=None
+    )
     decided = dict(report.decisions)
     assert decided["nested"].action is Action.DEAD_LETTER
     assert decided["bytes"].action is Action.DEAD_LETTER

@@ -10,7 +10,14 @@ import click
 
 from e2p import exit_codes
 from e2p.deployment import Deployment
-from e2p.options import CommandContext, GlobalOptions, UsageFailure, global_options, load_context, usage_errors
+from e2p.options import (
+    CommandContext,
+    GlobalOptions,
+    UsageFailure,
+    global_options,
+    load_context,
+    usage_errors,
+)
 from e2p.token_secret import read_token
 
 
@@ -49,7 +56,9 @@ def deploy_command(options: GlobalOptions, token_file: Path | None, token_stdin:
     Exit codes: 0 every step succeeded, 1 a step failed (see the table), 2 usage, config or credentials.
     """
     if token_stdin and not yes:
-        raise UsageFailure("--token-stdin reads stdin to its end, so nothing is left to confirm with: add --yes")
+        raise UsageFailure(
+            "--token-stdin reads stdin to its end, so nothing is left to confirm with: add --yes"
+        )
     ctx = load_context(options)
     interactive = sys.stdin.isatty() and not yes
     token = read_token(token_file, token_stdin, prompt=interactive)

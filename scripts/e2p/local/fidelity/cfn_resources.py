@@ -146,13 +146,18 @@ class EventBusPolicy(FidelityResource):
 
 
 class QueuePolicy(FidelityResource):
-    def _queues(self) -> list[Any]:
+    def _queues(self, *, existing_only: bool = False) -> list[Any]:
+        from moto.sqs.exceptions import QueueDoesNotExist
         from moto.sqs.models import sqs_backends
 
         found = []
         for url in self.properties.get("Queues", []):
             account, name = str(url).rstrip("/").split("/")[-2:]
-            found.append(sqs_backends[account][self.region_name].get_queue(name))
+            try:
+                found.append(sqs_backends[account][self.region_name].get_queue(name))
+            except QueueDoesNotExist:
+                if not existing_only:
+                    raise
         return found
 
     def create(self) -> None:
@@ -162,7 +167,9 @@ class QueuePolicy(FidelityResource):
         self._physical_id = f"{self._physical_id}-{mock_random.get_random_string(8)}"
 
     def delete(self, account_id: str, region_name: str) -> None:
-        for queue in self._queues():
+        # moto deletes a stack's resources in no dependency order: the queue may be gone already,
+        # and with it its policy, which is what this deletion wants.
+        for queue in self._queues(existing_only=True):
             queue.policy = None
 
 

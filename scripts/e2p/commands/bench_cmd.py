@@ -1,0 +1,187 @@
+"""`e2p bench`: the handler's throughput, efficiency, mapping speed, cold start, memory and cost.
+
+Wiring only: options, the token for --url, progress on stderr, the result on stdout. The
+measurements live in e2p.bench, imported when the command runs so that `e2p --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Final
+
+import click
+
+from e2p import exit_codes
+
+TOKEN_VARIABLE: Final = "E2P_BENCH_TOKEN"  # noqa: S105 -- the name of a variable, not a token
+MAX_REPEAT: Final = 20
+MAX_EVENTS: Final = 1_000_000
+MAX_DELIVERY_CONCURRENCY: Final = 64  # the handler's own bound (E2P_DELIVERY_CONCURRENCY)
+
+
+class BenchFailure(click.ClickException):
+    """A measurement could not be made (receiver down, deliveries refused): exit code 1."""
+
+    exit_code = exit_codes.FAILED
+
+
+def _remote_token(token_file: Path | None, token_stdin: bool) -> str:
+    from e2p.exceptions import SettingsError
+    from e2p.token_secret import read_token
+
+    try:
+        token = read_token(token_file, token_stdin)
+        if token is None and os.environ.get(TOKEN_VARIABLE, "").strip():
+            token = read_token(None, False) or _checked_env_token()
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if token is None:
+        raise click.UsageError(
+            f"--url needs the Panther token: --token-file, --token-stdin or ${TOKEN_VARIABLE} "
+            "(never an argument, so that it stays out of the shell history and the process list)"
+        )
+    return token
+
+
+def _checked_env_token() -> str:
+    from e2p.exceptions import SettingsError
+    from handler.exceptions import TokenUnavailableError
+    from handler.token import usable_token
+
+    try:
+        return usable_token(os.environ[TOKEN_VARIABLE], f"${TOKEN_VARIABLE}")
+    except TokenUnavailableError as exc:
+        raise SettingsError("token", str(exc)) from exc
+
+
+@click.command("bench")
+@click.option("--url", help="A real Panther event URL to measure against (default: the local receiver).")
+@click.option(
+    "--token-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"With --url: read the Panther token from this file (or use --token-stdin, ${TOKEN_VARIABLE}).",
+)
+@click.option("--token-stdin", is_flag=True, help="With --url: read the Panther token from stdin.")
+@click.option(
+    "--ca-bundle",
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --url: CA bundle to verify Panther's certificate (default: the system's).",
+)
+@click.option(
+    "--events",
+    type=click.IntRange(1, MAX_EVENTS),
+    default=1000,
+    show_default=True,
+    help="SQS records per run (the sample events, repeated).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(0, 10_000),
+    default=20.0,
+    show_default=True,
+    help="Local receiver: milliseconds before each answer (a WAN round trip to a hosted console).",
+)
+@click.option("--repeat", type=click.IntRange(1, MAX_REPEAT), default=3, show_default=True)
+@click.option(
+    "--memory-mb",
+    type=click.IntRange(128, 10_240),
+    default=256,
+    show_default=True,
+    help="Function memory for the GB-s figure (the template's FunctionMemorySize default).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, MAX_DELIVERY_CONCURRENCY),
+    help="E2P_DELIVERY_CONCURRENCY for the run (default: the handler's default).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=10,
+    show_default=True,
+    help="Records per invocation (the template's BatchSize default).",
+)
+@click.option(
+    "--corpus",
+    type=click.Choice(["bundled", "shared", "all"]),
+    default="bundled",
+    show_default=True,
+    help="bundled: tests/events; shared: ../shared/events envelopes (if present); all: both.",
+)
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def bench_command(  # click passes every option by name
+    *,
+    url: str | None,
+    token_file: Path | None,
+    token_stdin: bool,
+    ca_bundle: str | None,
+    events: int,
+    latency_ms: float,
+    repeat: int,
+    memory_mb: int,
+    concurrency: int | None,
+    batch_size: int,
+    corpus: str,
+    output: str,
+) -> None:
+    """Measure the handler against the local Panther receiver (TLS on 127.0.0.1), or a real one.
+
+    With --output json the last line is one JSON object with exactly: events_per_s,
+    naive_events_per_s, ratio, limit_events_per_s, efficiency, map_events_per_s, cold_start_ms,
+    peak_rss_mb, lambda_gb_s_per_million. Progress goes to stderr.
+
+    Exit codes: 0 measured, 1 a measurement failed (deliveries refused, a probe crashed), 2 usage.
+    """
+    from e2p.bench.corpus import CorpusChoice
+    from e2p.bench.report import render_table
+    from e2p.bench.runner import BenchOptions, run_bench
+    from e2p.exceptions import E2PError
+    from e2p.project import locate_project
+
+    token: str | None = None
+    if url is None:
+        if token_file is not None or token_stdin or ca_bundle is not None:
+            raise click.UsageError("--token-file, --token-stdin and --ca-bundle go with --url")
+    else:
+        from handler.delivery.url import validate_panther_url
+        from handler.exceptions import ConfigurationError
+
+        try:
+            url = validate_panther_url(url, allow_insecure_http=False)
+        except ConfigurationError as exc:
+            raise click.UsageError(f"--url: {exc}") from exc
+        token = _remote_token(token_file, token_stdin)
+        click.echo(
+            f"e2p bench: about {events * 2 * repeat} events will be sent to {url} (plus up to 300 per run "
+            "from the naive client)",
+            err=True,
+        )
+    try:
+        options = BenchOptions(
+            project_root=locate_project().root,
+            events=events,
+            latency_ms=latency_ms,
+            repeat=repeat,
+            memory_mb=memory_mb,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            corpus=CorpusChoice(corpus),
+            url=url,
+            token=token,
+            ca_bundle=ca_bundle,
+        )
+        started = time.monotonic()
+        result = run_bench(
+            options,
+            lambda line: click.echo(f"e2p bench [{time.monotonic() - started:6.1f} s] {line}", err=True),
+        )
+    except E2PError as exc:
+        raise BenchFailure(str(exc)) from exc
+    except OSError as exc:
+        raise BenchFailure(f"{type(exc).__name__}: {exc}") from exc
+    if output == "json":
+        click.echo(result.figures.as_json())
+    else:
+        render_table(result)

@@ -1,0 +1,79 @@
+"""`e2p status`: coverage (account x region), management-account stacks, queue depths, alarms."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from e2p import exit_codes
+from e2p.options import CommandContext, GlobalOptions, global_options, load_context, usage_errors
+from e2p.status import StatusCheck, StatusReport
+
+# Above this many pairs the table lists only the unhealthy ones; the JSON always has them all.
+FULL_TABLE_LIMIT = 60
+
+
+def _print_tables(ctx: CommandContext, report: StatusReport) -> None:
+    out = ctx.output
+    rows = report.coverage.rows
+    shown = rows if len(rows) <= FULL_TABLE_LIMIT else report.coverage.missing
+    out.table(
+        f"Coverage: {len(rows) - len(report.coverage.missing)}/{len(rows)} account x region pairs healthy",
+        ("account", "name", "region", "status", "reason"),
+        ((r.account_id, r.account_name, r.region, r.status, r.reason) for r in shown),
+        ["green" if r.healthy else "bold red" for r in shown],
+    )
+    if report.management:
+        out.table(
+            "Management account stacks",
+            ("account", "region", "stack", "status", "reason"),
+            ((m.account_id, m.region, m.stack_name, m.status, m.reason) for m in report.management),
+            ["green" if m.healthy else "bold red" for m in report.management],
+        )
+    queue_rows = [(name, "", "", d.visible, d.in_flight, d.delayed) for name, d in report.queues.items()]
+    queue_rows += [
+        (
+            "member_dlq",
+            q.account_id,
+            q.region,
+            *((q.depth.visible, q.depth.in_flight, q.depth.delayed) if q.depth else ("?", "?", "?")),
+        )
+        for q in report.member_queues
+    ]
+    out.table("Queues", ("queue", "account", "region", "visible", "in flight", "delayed"), queue_rows)
+    if report.alarms:
+        out.table(
+            "Alarms in ALARM",
+            ("alarm", "account", "region", "reason"),
+            ((a["name"], a["account_id"], a["region"], a["reason"]) for a in report.alarms),
+        )
+    for error in report.errors:
+        out.error(error)
+    problems = report.problems()
+    out.out.print("[green]healthy[/]" if not problems else "[bold red]unhealthy:[/] " + "; ".join(problems))
+
+
+@click.command("status")
+@click.option(
+    "--member-dlqs",
+    is_flag=True,
+    help="Also read every member stack's dead-letter queue (assumes the member access role in each account).",
+)
+@global_options()
+@usage_errors
+def status_command(options: GlobalOptions, member_dlqs: bool) -> None:
+    """Show coverage (every account x region of the targeted OUs), the management account's stacks,
+    queue and dead-letter queue depths, and alarms in ALARM.
+
+    Exit codes: 0 healthy (coverage complete, dead-letter queues empty, no alarm); 1 unhealthy;
+    2 usage, config or credentials error.
+    """
+    ctx = load_context(options)
+    report = StatusCheck(ctx).run(member_dlqs)
+    if ctx.output.json:
+        ctx.output.emit_json(report.as_json())
+    else:
+        _print_tables(ctx, report)
+    if not report.healthy:
+        sys.exit(exit_codes.FAILED)

@@ -1,0 +1,215 @@
+"""`e2p teardown`: everything `e2p deploy` created, in the reverse order.
+
+Stack instances are deleted by OU (the only way for a service-managed StackSet), then listed again:
+backends differ in what an OU deletion covers, so what remains is reported account by account
+instead of being assumed gone. The StackSet is only deleted once it is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from e2p import code_bucket
+from e2p.exceptions import E2PError
+from e2p.fanout import fan_out
+from e2p.options import CommandContext
+from e2p.results import Outcome, Results
+from e2p.sessions import error_text
+from e2p.stacks import StackDeployer, describe, format_event
+from e2p.stackset_ops import StackSetManager
+
+T = TypeVar("T")
+
+
+class Teardown:
+    def __init__(self, ctx: CommandContext, results: Results | None = None) -> None:
+        self.ctx = ctx
+        self.results = results or Results()
+        self._sessions = ctx.sessions
+
+    def _attempt(self, step: str, account: str, region: str, work: Callable[[], T]) -> T | None:
+        try:
+            return work()
+        except (ClientError, BotoCoreError, E2PError) as exc:
+            self.results.record(step, Outcome.FAILED, account, region, error_text(exc))
+            self.ctx.output.error(f"{step} ({account} {region}): {error_text(exc)}")
+            return None
+
+    def _deployer(self, session: Any, account: str, region: str, name: str) -> StackDeployer:
+        cfn = self._sessions.client(session, "cloudformation", region)
+        label = f"{account} {region} {name}"
+        return StackDeployer(
+            cfn, self.ctx.poller, lambda e: self.ctx.output.progress(f"[{label}] {format_event(e)}")
+        )
+
+    def run(self) -> Results:
+        management_id = self._attempt("organization", "", "", self._sessions.management_account)
+        self._stackset()
+        if management_id is not None:
+            self._management_stacks(management_id)
+            self._lookup_role(management_id)
+        self._central()
+        return self.results
+
+    def _stackset(self) -> None:
+        definition = self.ctx.definition
+        admin_account = self._sessions.caller_account()
+        cfn = self._sessions.client(self._sessions.admin(), "cloudformation", definition.region)
+        manager = StackSetManager(cfn, definition, self.ctx.poller, self.ctx.output.progress)
+
+        def delete() -> None:
+            if manager.describe() is None:
+                self.results.record(
+                    "stackset", Outcome.UNCHANGED, admin_account, definition.region, "not found"
+                )
+                return
+            instances = manager.instances()
+            if instances:
+                units = sorted({i.organizational_unit for i in instances if i.organizational_unit})
+                units = units or list(definition.organizational_units)
+                regions = sorted({i.region for i in instances})
+                self.ctx.output.progress(
+                    f"deleting {len(instances)} stack instance(s): {', '.join(units)} x {', '.join(regions)}"
+                )
+                for report in manager.delete_instances(units, regions):
+                    for result in report.results:
+                        if result.status not in {"SUCCEEDED", "SKIPPED"}:
+                            self.results.record(
+                                "stack instance",
+                                Outcome.FAILED,
+                                result.account,
+                                result.region,
+                                f"{result.status} {result.reason}",
+                            )
+            remaining = manager.instances()
+            for instance in remaining:
+                self.results.record(
+                    "stack instance",
+                    Outcome.FAILED,
+                    instance.account,
+                    instance.region,
+                    f"still present after deletion by OU ({instance.label} {instance.reason})".strip(),
+                )
+            if remaining:
+                self.results.record(
+                    "stackset",
+                    Outcome.FAILED,
+                    admin_account,
+                    definition.region,
+                    f"{len(remaining)} instance(s) remain; not deleted",
+                )
+                return
+            if instances:
+                self.results.record(
+                    "stack instances",
+                    Outcome.DELETED,
+                    admin_account,
+                    definition.region,
+                    f"{len(instances)} deleted",
+                )
+            self.results.record(
+                "stackset", manager.delete(), admin_account, definition.region, definition.name
+            )
+
+        self._attempt("stackset", admin_account, definition.region, delete)
+
+    def _management_stacks(self, management_id: str) -> None:
+        management = self.ctx.settings.management
+        session = self._attempt("management stack", management_id, "", self._sessions.management)
+        if session is None:
+            return
+        name = management.member_stack_name
+        attempts = fan_out(
+            list(management.regions),
+            lambda region: self._deployer(session, management_id, region, name).delete(name),
+        )
+        for attempt in attempts:
+            if attempt.value is None:
+                self.results.record(
+                    "management stack",
+                    Outcome.FAILED,
+                    management_id,
+                    attempt.item,
+                    error_text(attempt.error or Exception()),
+                )
+            else:
+                self.results.record("management stack", attempt.value, management_id, attempt.item, name)
+
+    def _lookup_role(self, management_id: str) -> None:
+        management = self.ctx.settings.management
+        region = management.lookup_stack_region
+
+        def delete() -> None:
+            deployer = self._deployer(
+                self._sessions.management(), management_id, region, management.lookup_stack_name
+            )
+            self.results.record(
+                "org lookup role",
+                deployer.delete(management.lookup_stack_name),
+                management_id,
+                region,
+                management.lookup_stack_name,
+            )
+
+        self._attempt("org lookup role", management_id, region, delete)
+
+    def _central(self) -> None:
+        central = self.ctx.settings.central
+
+        def delete() -> None:
+            session = self._sessions.central()
+            cfn = self._sessions.client(session, "cloudformation", central.region)
+            stack = describe(cfn, central.stack_name)
+            parameters = {
+                p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters") or []
+            }
+            outcome = self._deployer(session, central.account_id, central.region, central.stack_name).delete(
+                central.stack_name
+            )
+            self.results.record(
+                "central stack", outcome, central.account_id, central.region, central.stack_name
+            )
+            bucket = (
+                parameters.get("CodeBucket")
+                or central.code_bucket
+                or code_bucket.default_bucket_name(central.account_id, central.region)
+            )
+            self._bucket(session, bucket)
+
+        self._attempt("central stack", central.account_id, central.region, delete)
+
+    def _bucket(self, session: Any, bucket: str) -> None:
+        central = self.ctx.settings.central
+        s3 = self._sessions.client(session, "s3", central.region)
+
+        def delete() -> None:
+            if not code_bucket.bucket_exists(s3, bucket):
+                self.results.record(
+                    "code bucket",
+                    Outcome.UNCHANGED,
+                    central.account_id,
+                    central.region,
+                    f"{bucket} not found",
+                )
+            elif not code_bucket.created_by_e2p(s3, bucket):
+                self.results.record(
+                    "code bucket",
+                    Outcome.SKIPPED,
+                    central.account_id,
+                    central.region,
+                    f"{bucket} was not created by e2p; kept",
+                )
+            else:
+                removed = code_bucket.empty_and_delete(s3, bucket)
+                self.results.record(
+                    "code bucket",
+                    Outcome.DELETED,
+                    central.account_id,
+                    central.region,
+                    f"{bucket} ({removed} object versions)",
+                )
+
+        self._attempt("code bucket", central.account_id, central.region, delete)

@@ -1,0 +1,103 @@
+"""The whole organisation flow on the embedded local AWS, exactly as `e2p demo` runs it.
+
+One run per scenario (each takes tens of seconds): a normal run, ending with `e2p teardown`, and a
+run during which Panther is down for its first seconds of delivery.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from e2p.local.demo import DEMO_REGIONS, NEW_ACCOUNT, Demo, DemoResult
+from e2p.local.faults import FaultPlan
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def normal_run() -> tuple[Demo, DemoResult]:
+    demo = Demo(ROOT, None, print, teardown=True)
+    return demo, demo.run()
+
+
+def test_every_event_sent_from_the_organisation_is_delivered(normal_run: tuple[Demo, DemoResult]) -> None:
+    _, result = normal_run
+    assert result.events_sent > 40
+    assert result.lost == 0
+    assert result.dead_lettered == 0
+    assert result.delivered + result.filtered == result.events_sent
+    assert result.duplicates == 0
+
+
+def test_events_arrive_enriched_with_the_sending_account_name_and_ou(
+    normal_run: tuple[Demo, DemoResult],
+) -> None:
+    demo, _ = normal_run
+    assert demo.org is not None
+    accounts = {a.account_id: a for a in demo.org.accounts}
+    checked = 0
+    for event in demo.received:
+        emission = demo.sent.get(event["event_id"])
+        if emission is None or emission.account not in accounts:
+            continue
+        account = accounts[emission.account]
+        assert event["account_id"] == account.account_id
+        assert event["account_name"] == account.name
+        assert event["ou_path"] == account.ou_path
+        assert event["region"] == emission.region
+        assert event["node"].startswith(f"{account.name}/{emission.region}".lower())
+        assert event["account_tag_team"] == account.tags["team"]
+        checked += 1
+    assert checked >= 30
+
+
+def test_member_accounts_in_several_regions_and_the_management_account_forward(
+    normal_run: tuple[Demo, DemoResult],
+) -> None:
+    demo, _ = normal_run
+    assert demo.org is not None
+    regions_by_account: dict[str, set[str]] = defaultdict(set)
+    for event in demo.received:
+        regions_by_account[event["account_id"]].add(event["region"])
+    assert regions_by_account[demo.org.management_account] == set(DEMO_REGIONS)
+    payments = next(a for a in demo.org.accounts if a.name == "payments-prod")  # three OUs deep
+    assert regions_by_account[payments.account_id] == set(DEMO_REGIONS)
+
+
+def test_an_account_created_in_a_targeted_ou_is_enrolled_and_forwards(
+    normal_run: tuple[Demo, DemoResult],
+) -> None:
+    demo, result = normal_run
+    assert result.enrolled_account.startswith(NEW_ACCOUNT[0])
+    new_account_events = [e for e in demo.received if e.get("account_name") == NEW_ACCOUNT[0]]
+    assert {e["region"] for e in new_account_events} == set(DEMO_REGIONS)
+    assert all(e["ou_path"] == f"Root/{NEW_ACCOUNT[1]}" for e in new_account_events)
+
+
+def test_an_outsider_is_refused_by_the_bus(normal_run: tuple[Demo, DemoResult]) -> None:
+    demo, result = normal_run
+    assert result.refused_outsider == 1
+    assert not [e for e in demo.received if e.get("source") == "outsider.app"]
+
+
+def test_teardown_leaves_nothing(normal_run: tuple[Demo, DemoResult]) -> None:
+    _, result = normal_run
+    assert result.left_after_teardown == 0
+
+
+def test_a_panther_outage_is_survived_by_dead_letters_and_replay() -> None:
+    # Two receives before the buffer queue dead-letters, so a 15 s outage outlasts the retries.
+    demo = Demo(ROOT, FaultPlan.parse("outage=15"), print, lambda_settings={"max_receive_count": 2})
+    result = demo.run()
+    assert result.fault_counts["outage"] == 1
+    assert result.replayed > 0, "the outage should have sent messages to the dead-letter queue"
+    assert result.lost == 0
+    assert result.dead_lettered == 0
+    assert result.delivered + result.filtered == result.events_sent
+    # exactly once into Panther's aggregation: no message counted twice
+    assert result.duplicates == 0
