@@ -127,9 +127,7 @@ class CloudTrailRecord:
         self.event_source: str = jv.text(detail.get("eventSource"))
         # `iam` from iam.amazonaws.com; from the envelope source when the record lacks eventSource.
         self.service: str = (
-            self.event_source.split(".", 1)[0]
-            if self.event_source
-            else envelope.source.removeprefix("aws.")
+            self.event_source.split(".", 1)[0] if self.event_source else envelope.source.removeprefix("aws.")
         )
         # `iam:CreateUser`, the IAM-style name operators search for.
         self.action: str = f"{self.service}:{self.api_name or 'unknown'}"

@@ -42,6 +42,8 @@ FILE_MODE: Final = 0o100644
 EXCLUDED_DIRS: Final = frozenset({"__pycache__", "bin", ".pytest_cache", ".mypy_cache"})
 EXCLUDED_SUFFIXES: Final = (".pyc", ".pyo")
 COMPLETE_MARKER: Final = ".e2p-complete"
+# Zips of earlier handler versions kept in the cache (each deploy of changed code adds one).
+KEPT_ZIPS: Final = 5
 
 PipRunner = Callable[[Sequence[str]], None]
 
@@ -219,5 +221,13 @@ def build_package(spec: PackageSpec, cache_dir: Path, pip: PipRunner = run_pip) 
         partial = destination.with_suffix(".partial")
         write_zip(partial, trees)
         partial.replace(destination)
+        prune_zips(cache_dir)
     content_hash = hashlib.sha256(destination.read_bytes()).hexdigest()
     return BuiltPackage(destination, content_hash, from_cache, deps is not None)
+
+
+def prune_zips(cache_dir: Path, keep: int = KEPT_ZIPS) -> None:
+    """Forget all but the `keep` most recently built zips (the dependency trees stay)."""
+    zips = sorted(cache_dir.glob("lambda-*.zip"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in zips[keep:]:
+        stale.unlink(missing_ok=True)

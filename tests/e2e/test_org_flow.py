@@ -91,8 +91,8 @@ def test_teardown_leaves_nothing(normal_run: tuple[Demo, DemoResult]) -> None:
 
 
 def test_a_panther_outage_is_survived_by_dead_letters_and_replay() -> None:
-    # Two receives before the buffer queue dead-letters, so a 15 s outage outlasts the retries.
-    demo = Demo(ROOT, FaultPlan.parse("outage=15"), print, lambda_settings={"max_receive_count": 2})
+    # One receive before the buffer queue dead-letters: a 15 s outage outlasts that invocation's retries.
+    demo = Demo(ROOT, FaultPlan.parse("outage=15"), print, lambda_settings={"max_receive_count": 1})
     result = demo.run()
     assert result.fault_counts["outage"] == 1
     assert result.replayed > 0, "the outage should have sent messages to the dead-letter queue"

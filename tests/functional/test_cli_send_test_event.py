@@ -41,10 +41,8 @@ class FakeFunction:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> FakeFunction:
-        self._logs.create_log_stream(logGroupName=self._group, logStreamName=f"fake-{time.time_ns()}")
-        self._stream = self._logs.describe_log_streams(logGroupName=self._group)["logStreams"][-1][
-            "logStreamName"
-        ]
+        self._stream = f"fake-{time.time_ns()}"
+        self._logs.create_log_stream(logGroupName=self._group, logStreamName=self._stream)
         self._thread.start()
         return self
 
@@ -153,7 +151,7 @@ def test_the_default_pattern_does_not_forward_the_test_source(shared_deployment:
     code, data = shared_deployment.cli_json("send-test-event", "--timeout", "0.3")
     assert code == 1
     assert data["verified"] is False
-    assert checks(data)["handler"] in {"not verified"} or checks(data)["member rule"] == "failed"
+    assert checks(data).get("handler") == "not verified" or checks(data).get("member rule") == "failed"
 
 
 def test_an_account_id_must_be_twelve_digits(shared_deployment: Stage) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -271,10 +272,11 @@ def assembled_runtime(
     world: AwsWorld,
     wrap: Callable[[Sender], Sender] | None = None,
     directory: AccountDirectory | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Runtime:
     """The runtime build_runtime makes, assembled from the same public parts, with `wrap` put
     between the ledger and the Panther client (where a crash or a scripted failure is injected)
-    and, when given, another account directory."""
+    and, when given, another account directory and the client's sleep between attempts."""
     session = world.session
     tokens = SecretsManagerToken(
         session.client("secretsmanager"), settings.token_secret_id, settings.token_cache_seconds
@@ -287,6 +289,7 @@ def assembled_runtime(
         read_timeout_s=settings.read_timeout_seconds,
         max_attempts=settings.max_attempts,
         verify=settings.tls_verify,
+        sleep=sleep,
     )
     sender: Sender = wrap(client) if wrap else client
     ledgered = None

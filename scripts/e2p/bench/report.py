@@ -63,10 +63,11 @@ class Machine:
     cores: int
     python: str
     platform: str
+    load_average: float  # 1-minute load when the run started: other work on the machine skews figures
 
 
 def this_machine() -> Machine:
-    return Machine(os.cpu_count() or 1, platform.python_version(), platform.platform())
+    return Machine(os.cpu_count() or 1, platform.python_version(), platform.platform(), os.getloadavg()[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,7 @@ class BenchResult:
     settings: RunSettings
     samples: Mapping[str, Sequence[float]]  # every measured value, per figure
     log_bytes_per_event: float
-    compile_ms: float
+    compile_ms: float | None  # None when not measured (JSON output)
     cost: CostPerMillion
 
 
@@ -118,7 +119,10 @@ def render_table(result: BenchResult) -> None:
     s, m = result.settings, result.machine
     latency = "n/a (remote)" if s.latency_ms is None else f"{s.latency_ms:g} ms"
     console.print(f"[bold]e2p bench[/bold] against {s.target}")
-    console.print(f"machine   {m.cores} cores, Python {m.python}, {m.platform}")
+    console.print(
+        f"machine   {m.cores} cores, Python {m.python}, {m.platform}, "
+        f"load average {m.load_average:.2f} at start"
+    )
     console.print(
         f"settings  {s.events} records ({s.samples} samples, {s.messages_per_record:.2f} messages/record, "
         f"corpus {s.corpus}), latency {latency}, delivery concurrency {s.concurrency}, "
@@ -135,10 +139,12 @@ def render_table(result: BenchResult) -> None:
         )
     console.print(table)
     cost = result.cost
-    console.print(
-        f"log volume {result.log_bytes_per_event:,.0f} bytes/event at INFO; compiling the shipped "
-        f"modules adds {result.compile_ms:,.0f} ms to a cold start when the zip has no bytecode"
-    )
+    console.print(f"log volume {result.log_bytes_per_event:,.0f} bytes/event at INFO")
+    if result.compile_ms is not None:
+        console.print(
+            f"compiling the shipped modules a cold start imports takes {result.compile_ms:,.0f} ms: "
+            "what a cold start pays on top when the zip carries no bytecode"
+        )
     console.print(
         f"cost per million events (us-east-1 list prices): EventBridge ${cost.eventbridge:.2f} + "
         f"SQS ${cost.sqs:.2f} + Lambda ${cost.lambda_duration:.4f} duration + ${cost.lambda_requests:.3f} "

@@ -45,6 +45,8 @@ class BenchOptions:
     url: str | None = None  # a real Panther; None: the local receiver
     token: str | None = None  # required with url
     ca_bundle: str | None = None
+    # Extras only the table shows (the bytecode compile cost): one more interpreter when True.
+    explain: bool = True
 
 
 def cold_start_runs(repeat: int) -> int:
@@ -53,6 +55,7 @@ def cold_start_runs(repeat: int) -> int:
 
 
 def run_bench(options: BenchOptions, progress: Progress) -> BenchResult:
+    machine = this_machine()
     corpus = load_corpus(options.project_root, options.corpus)
     accounts = accounts_for(corpus)
     workload = build_workload(corpus, options.events, accounts)
@@ -96,7 +99,7 @@ def run_bench(options: BenchOptions, progress: Progress) -> BenchResult:
             runtime.dispatcher.close()
         progress(f"cold start: {cold_start_runs(options.repeat)} fresh interpreters")
         cold = cold_start_samples(cold_start_runs(options.repeat))
-        compiled = compile_ms()
+        compiled = compile_ms() if options.explain else None
         progress("peak RSS: one 10,000-record batch")
         rss = peak_rss_mb(receiver.fast, workload, accounts_file, concurrency)
     events_per_s = median(samples["events_per_s"])
@@ -130,7 +133,7 @@ def run_bench(options: BenchOptions, progress: Progress) -> BenchResult:
     log_bytes = median(log_chars)
     return BenchResult(
         figures=figures,
-        machine=this_machine(),
+        machine=machine,
         settings=settings,
         samples={**samples, "cold_start_ms": cold},
         log_bytes_per_event=log_bytes,

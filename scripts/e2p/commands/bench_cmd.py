@@ -171,6 +171,7 @@ def bench_command(  # click passes every option by name
             url=url,
             token=token,
             ca_bundle=ca_bundle,
+            explain=output == "table",
         )
         started = time.monotonic()
         result = run_bench(

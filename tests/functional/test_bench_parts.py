@@ -1,0 +1,92 @@
+"""The pieces of `e2p bench` whose results can be known without running a benchmark."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from e2p.bench.corpus import CorpusChoice, load_corpus
+from e2p.bench.cost import cost_per_million, gb_s_per_million
+from e2p.bench.workload import accounts_for, build_workload, sqs_events, write_accounts_file
+from e2p.cli import main
+
+from handler.enrichment.static_file import StaticFileSource
+
+pytestmark = pytest.mark.functional
+
+PROJECT = Path(__file__).parents[2]
+
+
+def test_gb_s_per_million_is_memory_times_wall_time() -> None:
+    # 256 MB = 0.25 GB, 2 ms per event: 0.25 x 0.002 x 1,000,000 = 500 GB-s
+    assert gb_s_per_million(256, 0.002) == pytest.approx(500.0)
+
+
+def test_cost_lines_follow_the_request_counts() -> None:
+    cost = cost_per_million(gb_s=500.0, batch_size=10, log_bytes_per_event=0.0)
+    # one send + a receive and a delete shared by 10 messages: 1.2 M SQS requests at $0.40
+    assert cost.sqs == pytest.approx(0.48)
+    # 100,000 invocations at $0.20 per million
+    assert cost.lambda_requests == pytest.approx(0.02)
+    assert cost.lambda_duration == pytest.approx(500.0 * 0.0000133334)
+    assert cost.logs == 0.0
+
+
+def test_the_bundled_corpus_leaves_golden_files_out() -> None:
+    corpus = load_corpus(PROJECT, CorpusChoice.BUNDLED)
+    samples = sorted(PROJECT.glob("tests/events/**/*.json"))
+    goldens = [path for path in samples if path.name.endswith(".expected.json")]
+    assert goldens, "the bundled events have golden files to leave out"
+    assert len(corpus) == len(samples) - len(goldens)
+    assert not any(event.name.endswith(".expected.json") for event in corpus)
+
+
+def test_batches_are_cut_like_an_sqs_event_source() -> None:
+    bodies = [f'{{"n": {index}}}' for index in range(25)]
+    events = list(sqs_events(bodies, 10))
+    assert [len(event["Records"]) for event in events] == [10, 10, 5]
+    records = [record for event in events for record in event["Records"]]
+    assert [record["body"] for record in records] == bodies
+    assert len({record["messageId"] for record in records}) == 25
+
+
+def test_the_workload_repeats_the_corpus_and_its_accounts_file_loads(tmp_path: Path) -> None:
+    corpus = load_corpus(PROJECT, CorpusChoice.BUNDLED)
+    accounts = accounts_for(corpus)
+    workload = build_workload(corpus, len(corpus) + 3, accounts)
+    assert workload.bodies[: len(corpus)] == tuple(event.body for event in corpus)
+    assert workload.bodies[len(corpus) :] == tuple(event.body for event in corpus[:3])
+    # the handler's own accounts-file reader accepts what the bench writes
+    loaded = StaticFileSource(str(write_accounts_file(accounts, tmp_path))).load()
+    assert set(loaded) == {event.account for event in corpus if event.account}
+    # every Panther body is a JSON event under Panther's 4,096-byte limit
+    for body in workload.flat_messages():
+        assert len(body) <= 4096
+        assert "node" in json.loads(body)["event"]
+
+
+def test_url_needs_a_token_that_is_never_an_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("E2P_BENCH_TOKEN", raising=False)
+    result = CliRunner().invoke(main, ["bench", "--url", "https://acme.app.panther.support/api/event/create"])
+    assert result.exit_code == 2
+    assert "--token-file" in result.output
+
+
+def test_token_options_are_refused_without_url(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("0123456789abcdef0123456789abcdef")
+    result = CliRunner().invoke(main, ["bench", "--token-file", str(token_file)])
+    assert result.exit_code == 2
+    assert "--url" in result.output
+
+
+def test_plain_http_url_is_refused() -> None:
+    result = CliRunner().invoke(
+        main,
+        ["bench", "--url", "http://acme.app.panther.support/api/event/create", "--token-stdin"],
+        input="x",
+    )
+    assert result.exit_code == 2
+    assert "https" in result.output

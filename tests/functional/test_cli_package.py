@@ -1,0 +1,144 @@
+"""The Lambda zip: reproducible to the byte, cached on its inputs, with the right dependencies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from cli_org import REPO
+from e2p.cfn_template import function_runtime, load_template
+from e2p.exceptions import PackagingError
+from e2p.lambda_package import PackageSpec, build_package, pinned_requirements, spec_from_environment
+
+pytestmark = pytest.mark.functional
+
+
+def copy_handler(destination: Path) -> Path:
+    shutil.copytree(REPO / "handler", destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return destination
+
+
+class FakePip:
+    """Records installs and writes a tiny package where pip would."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def __call__(self, arguments: Sequence[str]) -> None:
+        self.calls.append(list(arguments))
+        target = Path(arguments[arguments.index("--target") + 1])
+        (target / "fakedep").mkdir(parents=True)
+        (target / "fakedep" / "__init__.py").write_text("VERSION = 1\n")
+        (target / "bin").mkdir()
+        (target / "bin" / "fakedep-cli").write_text("#!/some/local/python\n")
+
+
+def test_two_builds_from_the_same_inputs_are_identical_to_the_byte(tmp_path: Path) -> None:
+    # GIVEN two copies of the handler with different file times, built into separate caches
+    first = copy_handler(tmp_path / "one" / "handler")
+    second = copy_handler(tmp_path / "two" / "handler")
+    for path in second.rglob("*"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    pip = FakePip()
+    a = build_package(PackageSpec(first, requirements=("fakedep==1",)), tmp_path / "cache-a", pip)
+    b = build_package(PackageSpec(second, requirements=("fakedep==1",)), tmp_path / "cache-b", pip)
+    # THEN the zips are the same bytes, hence the same S3 key
+    assert a.path.read_bytes() == b.path.read_bytes()
+    assert a.s3_key == b.s3_key
+    assert not a.from_cache
+    assert not b.from_cache
+
+
+def test_the_zip_is_sorted_timestamp_free_and_holds_only_what_runs(tmp_path: Path) -> None:
+    handler = copy_handler(tmp_path / "handler")
+    (handler / "__pycache__").mkdir()
+    (handler / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"stale")
+    built = build_package(PackageSpec(handler, requirements=("fakedep==1",)), tmp_path / "cache", FakePip())
+    with zipfile.ZipFile(built.path) as archive:
+        infos = archive.infolist()
+    names = [info.filename for info in infos]
+    assert names == sorted(names)
+    assert "handler/app.py" in names  # the function's Handler is handler.app.lambda_handler
+    assert "fakedep/__init__.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("bin/")]
+    assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {info.external_attr >> 16 for info in infos} == {0o100644}
+
+
+def test_dependencies_are_installed_once_per_recipe_for_the_function_platform(tmp_path: Path) -> None:
+    handler = copy_handler(tmp_path / "handler")
+    pip = FakePip()
+    spec = PackageSpec(handler, runtime="python3.13", architecture="arm64", requirements=("fakedep==1",))
+    build_package(spec, tmp_path / "cache", pip)
+    again = build_package(spec, tmp_path / "cache", pip)
+    assert len(pip.calls) == 1
+    assert again.from_cache
+    arguments = pip.calls[0]
+    assert arguments[arguments.index("--platform") + 1] == "manylinux2014_aarch64"
+    assert arguments[arguments.index("--python-version") + 1] == "3.13"
+    assert "--only-binary=:all:" in arguments
+    # A different recipe is a different cache entry.
+    build_package(
+        PackageSpec(handler, runtime="python3.13", requirements=("fakedep==2",)), tmp_path / "cache", pip
+    )
+    assert len(pip.calls) == 2
+
+
+def test_a_handler_change_gives_a_new_zip(tmp_path: Path) -> None:
+    handler = copy_handler(tmp_path / "handler")
+    spec = PackageSpec(handler, deps="none")
+    before = build_package(spec, tmp_path / "cache")
+    (handler / "app.py").write_text((handler / "app.py").read_text() + "\n# changed\n")
+    after = build_package(spec, tmp_path / "cache")
+    assert before.sha256 != after.sha256
+
+
+def test_a_prebuilt_dependency_directory_is_used_as_is(tmp_path: Path) -> None:
+    handler = copy_handler(tmp_path / "handler")
+    prebuilt = tmp_path / "deps"
+    (prebuilt / "requests").mkdir(parents=True)
+    (prebuilt / "requests" / "__init__.py").write_text("")
+    spec = spec_from_environment(handler, "python3.13", "arm64", {"E2P_LAMBDA_DEPS": str(prebuilt)})
+    built = build_package(spec, tmp_path / "cache", pip=lambda _arguments: pytest.fail("pip must not run"))
+    with zipfile.ZipFile(built.path) as archive:
+        assert "requests/__init__.py" in archive.namelist()
+    with pytest.raises(PackagingError):
+        build_package(PackageSpec(handler, deps=str(tmp_path / "missing")), tmp_path / "cache")
+
+
+def test_runtime_dependencies_are_pinned_and_exclude_boto3() -> None:
+    pinned = pinned_requirements()
+    assert [p.split("==")[0] for p in pinned] == ["requests", "aws-lambda-powertools"]
+    assert all("==" in p for p in pinned)
+
+
+def _pypi_reachable() -> bool:
+    try:
+        socket.create_connection(("pypi.org", 443), timeout=3).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_the_real_zip_with_dependencies(tmp_path: Path) -> None:
+    """Builds with pip for the function's real runtime and architecture; the dependency tree is cached
+    in the repository's .e2p-build/ (as the demo's), so only the first run downloads."""
+    cache = REPO / ".e2p-build"
+    runtime, architecture = function_runtime(load_template((REPO / "central" / "template.yaml").read_text()))
+    spec = spec_from_environment(copy_handler(tmp_path / "handler"), runtime, architecture, {})
+    if not any((cache / "deps").glob("*/.e2p-complete")) and not _pypi_reachable():
+        pytest.skip("PyPI is not reachable and no dependency tree is cached")
+    built = build_package(spec, cache)
+    with zipfile.ZipFile(built.path) as archive:
+        names = archive.namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {"handler", "requests", "aws_lambda_powertools"} <= top
+    assert not top & {"boto3", "botocore"}
+    compiled = [n for n in names if n.endswith(".so")]
+    platform_tag = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
+    assert all(platform_tag in n for n in compiled), compiled

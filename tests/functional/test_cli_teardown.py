@@ -1,0 +1,113 @@
+"""`e2p teardown`: nothing left behind, failures named, and only what e2p created is removed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from cli_org import (
+    CENTRAL_REGION,
+    CENTRAL_STACK,
+    LOOKUP_STACK,
+    MANAGEMENT_ACCOUNT,
+    MEMBER_STACK,
+    REGIONS,
+    STACK_SET,
+    Stage,
+    deploy,
+    deployed_fixture,  # noqa: F401
+    local_aws_fixture,  # noqa: F401
+    results_by_step,
+    stack_status,
+    stage_fixture,  # noqa: F401
+)
+
+pytestmark = pytest.mark.functional
+
+
+def stack_set_exists(cloudformation: Any) -> bool:
+    try:
+        cloudformation.describe_stack_set(StackSetName=STACK_SET)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "StackSetNotFoundException":
+            return False
+        raise
+    return True
+
+
+def test_teardown_leaves_no_stack_stack_set_instance_or_bucket(deployed: Stage) -> None:
+    # GIVEN a deployment, and the member stacks' ids (to look for them afterwards)
+    management = deployed.client("cloudformation")
+    instance_stacks = [
+        (i["Account"], i["Region"], i["StackId"])
+        for i in management.list_stack_instances(StackSetName=STACK_SET)["Summaries"]
+    ]
+    assert len(instance_stacks) == len(deployed.layout.member_accounts) * len(REGIONS)
+    bucket = next(
+        p["ParameterValue"]
+        for p in deployed.central("cloudformation").describe_stacks(StackName=CENTRAL_STACK)["Stacks"][0][
+            "Parameters"
+        ]
+        if p["ParameterKey"] == "CodeBucket"
+    )
+    # WHEN tearing down
+    code, data = deployed.cli_json("teardown", "--yes")
+    # THEN everything is gone
+    assert code == 0, data
+    assert not stack_set_exists(management)
+    for account, region, stack_id in instance_stacks:
+        assert stack_status(deployed.client("cloudformation", account, region), stack_id) is None
+    for region in REGIONS:
+        assert (
+            stack_status(deployed.client("cloudformation", MANAGEMENT_ACCOUNT, region), MEMBER_STACK) is None
+        )
+    assert (
+        stack_status(deployed.client("cloudformation", MANAGEMENT_ACCOUNT, "us-east-1"), LOOKUP_STACK) is None
+    )
+    assert stack_status(deployed.central("cloudformation"), CENTRAL_STACK) is None
+    buckets = [b["Name"] for b in deployed.central("s3").list_buckets()["Buckets"]]
+    assert bucket not in buckets
+    steps = results_by_step(data)
+    assert steps["stack instances"][0]["detail"].startswith(str(len(instance_stacks)))
+
+
+def test_a_second_teardown_finds_nothing_to_do(deployed: Stage) -> None:
+    assert deployed.cli("teardown", "--yes").exit_code == 0
+    code, data = deployed.cli_json("teardown", "--yes")
+    assert code == 0, data
+    assert {row["outcome"] for row in data["results"]} == {"no change"}
+
+
+def test_answering_no_deletes_nothing(deployed: Stage) -> None:
+    result = deployed.cli("teardown", input="n\n")
+    assert result.exit_code == 1
+    assert stack_set_exists(deployed.client("cloudformation"))
+    assert stack_status(deployed.central("cloudformation"), CENTRAL_STACK) == "CREATE_COMPLETE"
+
+
+def test_a_code_bucket_e2p_did_not_create_is_kept(stage: Stage) -> None:
+    # GIVEN the operator's own artifacts bucket in the config
+    s3 = stage.central("s3")
+    s3.create_bucket(
+        Bucket="operators-artifacts", CreateBucketConfiguration={"LocationConstraint": CENTRAL_REGION}
+    )
+    central = stage.layout.central_account
+    stage.config = stage.write_config(
+        "own-bucket.toml",
+        central=f"""
+            [central]
+            account_id = "{central}"
+            region = "{CENTRAL_REGION}"
+            role_arn = "arn:aws:iam::{central}:role/OrganizationAccountAccessRole"
+            panther_url = "https://panther.example.com/api/event/create"
+            code_bucket = "operators-artifacts"
+        """,
+    )
+    deploy(stage)
+    # WHEN tearing down THEN the bucket and its objects stay
+    code, data = stage.cli_json("teardown", "--yes")
+    assert code == 0, data
+    [row] = results_by_step(data)["code bucket"]
+    assert row["outcome"] == "skipped"
+    assert s3.list_objects_v2(Bucket="operators-artifacts")["KeyCount"] == 1
