@@ -47,8 +47,9 @@ def validate_panther_url(url: str, allow_insecure_http: bool) -> str:
         )
     path = parts.path.rstrip("/")
     if not path.endswith(EVENT_PATHS):
+        # The path is not quoted: an operator who pasted the token into it must not see it logged.
         raise ConfigurationError(
-            f"the Panther URL for {where} must end with {EVENT_PATHS[0]} (or {EVENT_PATHS[1]}), "
-            f"not {parts.path or '/'!r}: e.g. {where}{EVENT_PATHS[0]}"
+            f"the Panther URL for {where} must end with {EVENT_PATHS[0]} (or {EVENT_PATHS[1]}): "
+            f"e.g. {where}{EVENT_PATHS[0]}"
         )
     return text

@@ -243,9 +243,8 @@ class Deployment:
         regions = sorted({region for _account, region in missing_pairs(coverage)})
         reports: list[OperationReport] = []
         if regions:
-            self._out.progress(
-                f"creating stack instances: {len(definition.organizational_units)} OU(s) x {', '.join(regions)}"
-            )
+            units = len(definition.organizational_units)
+            self._out.progress(f"creating stack instances: {units} OU(s) x {', '.join(regions)}")
             reports = manager.create_instances(definition.organizational_units, regions)
         for report in reports:
             for result in report.results:

@@ -62,6 +62,7 @@ class Sessions:
         self.default_region = default_region or base.region_name or FALLBACK_REGION
         self._lock = threading.RLock()
         self._assumed: dict[str, boto3.Session] = {}
+        self._clients: dict[tuple[int, str, str], Any] = {}
         self._caller_account: str | None = None
         self._management_account: str | None = self.access.management_account_id
 
@@ -88,16 +89,26 @@ class Sessions:
     # -- clients -------------------------------------------------------------------------------------
 
     def client(self, session: boto3.Session, service: str, region: str | None = None) -> Any:
-        """A client of `service` in `region`, through the configured endpoint."""
+        """A client of `service` in `region`, through the configured endpoint.
+
+        Clients are kept per session, service and region: building one costs more than most calls,
+        and a client (unlike a session) is safe to share between threads.
+        """
         config = LOCAL_S3_CONFIG if service == "s3" and self.endpoint_url else CLIENT_CONFIG
+        region = region or self.default_region
+        key = (id(session), service, region)
         # boto3 sessions are not safe to build clients from in several threads at once.
         with self._lock:
-            return session.client(
-                service,  # type: ignore[call-overload]
-                region_name=region or self.default_region,
-                endpoint_url=self.endpoint_url,
-                config=config,
-            )
+            client = self._clients.get(key)
+            if client is None:
+                client = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=region,
+                    endpoint_url=self.endpoint_url,
+                    config=config,
+                )
+                self._clients[key] = client
+            return client
 
     # -- identities ----------------------------------------------------------------------------------
 
@@ -106,7 +117,8 @@ class Sessions:
         if self._caller_account is None:
             if self._base.get_credentials() is None:
                 raise CredentialsError(
-                    "no AWS credentials found: use --profile, AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+                    "no AWS credentials found: use --profile, AWS_PROFILE, "
+                    "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
                 )
             try:
                 identity = self.client(self._base, "sts").get_caller_identity()
@@ -142,9 +154,10 @@ class Sessions:
         caller = self.caller_account()
         if self.access.management_role_arn:
             return self.assume(self.access.management_role_arn)
-        if caller != self.management_account():
+        management = self.management_account()
+        if caller != management:
             raise CredentialsError(
-                f"the credentials are account {caller}, not the management account {self.management_account()}; "
+                f"the credentials are account {caller}, not the management account {management}; "
                 "set management.role_arn to reach it"
             )
         return self._base
@@ -153,9 +166,10 @@ class Sessions:
         caller = self.caller_account()
         if self.access.central_role_arn:
             return self.assume(self.access.central_role_arn)
-        if self.access.central_account_id and caller != self.access.central_account_id:
+        central = self.access.central_account_id
+        if central and caller != central:
             raise CredentialsError(
-                f"the credentials are account {caller}, not the central account {self.access.central_account_id}; "
+                f"the credentials are account {caller}, not the central account {central}; "
                 "set central.role_arn (e.g. its OrganizationAccountAccessRole)"
             )
         return self._base

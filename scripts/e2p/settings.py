@@ -310,7 +310,8 @@ def _event_pattern(key: str, value: Any, base_dir: Path) -> str:
     if len(compact) > MAX_EVENT_PATTERN_CHARS:
         raise SettingsError(
             key,
-            f"the pattern is {len(compact)} characters; EventBridge accepts at most {MAX_EVENT_PATTERN_CHARS}",
+            f"the pattern is {len(compact)} characters; "
+            f"EventBridge accepts at most {MAX_EVENT_PATTERN_CHARS}",
         )
     return compact
 

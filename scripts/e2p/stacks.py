@@ -127,7 +127,8 @@ class StackDeployer:
     def _template_argument(self, spec: StackSpec) -> dict[str, str]:
         if len(spec.template_body.encode()) > TEMPLATE_BODY_LIMIT:
             raise StackOperationError(
-                f"{spec.name}: the template is larger than {TEMPLATE_BODY_LIMIT} bytes; shrink it or upload it to S3"
+                f"{spec.name}: the template is larger than {TEMPLATE_BODY_LIMIT} bytes, "
+                "the most CloudFormation takes inline"
             )
         return {"TemplateBody": spec.template_body}
 

@@ -155,12 +155,13 @@ class TestEventSender:
         report.add(
             "panther",
             Verdict.NOT_CHECKED,
-            f"not observable from AWS: look for the '{TEST_DETAIL_TYPE}' alert (test id {report.test_id}) in Panther",
+            f"not observable from AWS: look for the '{TEST_DETAIL_TYPE}' alert "
+            f"(test id {report.test_id}) in Panther",
         )
         return report
 
     def _rule_forwards(self, events: Any, bus_arn: str, report: TestEventReport, sent_at: datetime) -> bool:
-        """Is there an enabled rule on the default bus that targets the central bus and matches the test event?"""
+        """Does an enabled rule on the default bus target the central bus and match the test event?"""
         names = events.list_rule_names_by_target(TargetArn=bus_arn, EventBusName="default").get(
             "RuleNames", []
         )
@@ -187,8 +188,8 @@ class TestEventSender:
             report.add(
                 "member rule",
                 Verdict.FAILED,
-                f"rule {names[0]} does not match source {TEST_SOURCE} (the pattern forwards AWS sources only); "
-                "use --central, or add a branch for that source to the member EventPattern",
+                f"rule {names[0]} does not match source {TEST_SOURCE} (the default pattern forwards AWS "
+                "sources only); use --central, or add a branch for that source to the member EventPattern",
             )
             return False
         if matches is True:

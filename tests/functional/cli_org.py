@@ -280,14 +280,20 @@ def make_stage(local: Any, directory: Path, root: Path = REPO) -> Stage:
     return Stage(local.endpoint_url, layout, config, build_dir, env)
 
 
-def reuse(key: str, build: Callable[[], T]) -> T:
-    """`build()`'s value, kept while no other stage replaced the local AWS's contents."""
+def reuse(key: str, build: Callable[[], T], alive: Callable[[T], bool] = lambda _value: True) -> T:
+    """`build()`'s value, kept while no other stage replaced the local AWS's contents and `alive`
+    still holds (moto's in-process mock, used by other tests, also resets the server's state)."""
     kept = _kept.get(key)
-    if kept is not None and kept[0] == _generation[0]:
+    if kept is not None and kept[0] == _generation[0] and alive(kept[1]):
         return cast(T, kept[1])
     value = build()
     _kept[key] = (_generation[0], value)
     return value
+
+
+def forget(key: str) -> None:
+    """After a test changed a kept stage: the next user gets a new one."""
+    _kept.pop(key, None)
 
 
 def deploy(stage: Stage, *extra: str) -> dict[str, Any]:
@@ -309,16 +315,43 @@ def deployed_fixture(stage: Stage) -> Stage:
     return stage
 
 
+TEST_SOURCE = "events2panther.test"
+
+
+def pattern_with_test_source(root: Path) -> str:
+    """The member template's default pattern plus a branch for `e2p send-test-event`'s source."""
+    from e2p.cfn_template import load_template
+
+    template = load_template((root / "member" / "template.yaml").read_text(encoding="utf-8"))
+    pattern = json.loads(template["Parameters"]["EventPattern"]["Default"])
+    pattern["$or"].append({"source": [TEST_SOURCE]})
+    return json.dumps(pattern)
+
+
 @pytest.fixture(name="shared_deployment")
 def shared_deployment_fixture(local_aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Stage:
-    """One deployment for read-only tests (a test that changes it puts it back as it found it)."""
+    """One deployment for tests that leave it as they found it. Its member rules also forward the
+    test source (config event_pattern_file), so that send-test-event can take the member path."""
 
     def build() -> Stage:
-        stage = make_stage(local_aws, tmp_path_factory.mktemp("shared"), project_root(tmp_path_factory))
+        root = project_root(tmp_path_factory)
+        stage = make_stage(local_aws, tmp_path_factory.mktemp("shared"), root)
+        (stage.config.parent / "pattern.json").write_text(pattern_with_test_source(root), encoding="utf-8")
+        stage.config = stage.write_config(
+            "shared.toml",
+            member="""
+                [member]
+                event_pattern_file = "pattern.json"
+            """,
+        )
         deploy(stage)
         return stage
 
-    return reuse("shared_deployment", build)
+    return reuse(
+        "shared_deployment",
+        build,
+        alive=lambda stage: stack_status(stage.central("cloudformation"), CENTRAL_STACK) is not None,
+    )
 
 
 LIST_PARAMETER_GAP = (

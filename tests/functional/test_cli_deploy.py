@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -19,6 +20,7 @@ from cli_org import (  # noqa: F401 - fixtures
     Stage,
     deploy,
     deployed_fixture,
+    forget,
     list_parameter_gap,
     local_aws_fixture,
     make_stage,
@@ -129,8 +131,6 @@ def test_code_bucket_is_private_versioned_encrypted_and_holds_the_zip(
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
     # The key is the zip's content hash, so the same code is never uploaded under two names.
-    import hashlib
-
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     assert key == f"lambda/{hashlib.sha256(body).hexdigest()}.zip"
 
@@ -177,21 +177,65 @@ def test_management_account_gets_ordinary_member_stacks_in_each_region(
         assert parameters["CentralEventBusArn"] == bus
 
 
+TOKEN = "pnthr-test-token-0123456789"
+
+
 @pytest.fixture
-def second_run(first_run: tuple[Stage, dict[str, Any]]) -> tuple[Stage, int, dict[str, Any]]:
+def second_run(first_run: tuple[Stage, dict[str, Any]]) -> tuple[Stage, Any]:
+    """A second deploy of the same inputs, this time with a token file."""
     stage, _ = first_run
 
-    def build() -> tuple[Stage, int, dict[str, Any]]:
-        code, data = stage.cli_json("deploy", "--yes")
-        return stage, code, data
+    def build() -> tuple[Stage, Any]:
+        token_file = stage.config.parent / "token.txt"
+        token_file.write_text(TOKEN + "\n", encoding="utf-8")
+        return stage, stage.cli("deploy", "--yes", "--token-file", str(token_file), "--output", "json")
 
     return reuse("second_run", build)
 
 
-def test_second_deploy_changes_nothing(
-    second_run: tuple[Stage, int, dict[str, Any]], request: pytest.FixtureRequest
+@pytest.fixture
+def third_run(second_run: tuple[Stage, Any]) -> tuple[Stage, int, dict[str, Any]]:
+    """And a third, with the same token: nothing at all to do."""
+    stage, _ = second_run
+
+    def build() -> tuple[Stage, int, dict[str, Any]]:
+        code, data = stage.cli_json("deploy", "--yes", "--token-file", str(stage.config.parent / "token.txt"))
+        return stage, code, data
+
+    return reuse("third_run", build)
+
+
+def test_the_token_is_stored_from_a_file_and_never_echoed(second_run: tuple[Stage, Any]) -> None:
+    stage, result = second_run
+    assert result.exit_code == 0, result.output
+    assert TOKEN not in result.output
+    assert results_by_step(json.loads(result.stdout))["token"][0]["outcome"] == "updated"
+    secret = stage.central_outputs()["TokenSecretArn"]
+    assert stage.central("secretsmanager").get_secret_value(SecretId=secret)["SecretString"] == TOKEN
+
+
+def test_a_redeploy_leaves_everything_but_the_central_stack_alone(second_run: tuple[Stage, Any]) -> None:
+    # The part of idempotence the local AWS can show today (see test_a_third_deploy_changes_nothing).
+    _, result = second_run
+    data = json.loads(result.stdout)
+    changed = {row["step"] for row in data["results"] if row["outcome"] not in UNCHANGED}
+    assert changed <= {"central stack", "token"}
+    steps = results_by_step(data)
+    for step in (
+        "package",
+        "code bucket",
+        "org lookup role",
+        "stackset",
+        "stack instances",
+        "management stack",
+    ):
+        assert {row["outcome"] for row in steps[step]} == {"no change"}, step
+
+
+def test_a_third_deploy_changes_nothing(
+    third_run: tuple[Stage, int, dict[str, Any]], request: pytest.FixtureRequest
 ) -> None:
-    stage, code, data = second_run
+    stage, code, data = third_run
     if list_parameter_gap(stage.endpoint):
         request.applymarker(pytest.mark.xfail(strict=True, reason=LIST_PARAMETER_GAP))
     assert code == 0
@@ -199,39 +243,43 @@ def test_second_deploy_changes_nothing(
     assert changed == []
 
 
-def test_second_deploy_leaves_everything_but_the_central_stack_alone(
-    second_run: tuple[Stage, int, dict[str, Any]],
-) -> None:
-    # The part of idempotence the local AWS can show today (see test_second_deploy_changes_nothing).
-    _, code, data = second_run
+def test_the_same_token_is_not_written_again(third_run: tuple[Stage, int, dict[str, Any]]) -> None:
+    _, code, data = third_run
     assert code == 0
-    changed = {row["step"] for row in data["results"] if row["outcome"] not in UNCHANGED}
-    assert changed <= {"central stack"}
-    steps = results_by_step(data)
-    assert steps["package"][0]["outcome"] == "no change"
-    assert steps["code bucket"][0]["outcome"] == "no change"
-    assert steps["stackset"][0]["outcome"] == "no change"
-    assert steps["stack instances"][0]["outcome"] == "no change"
+    assert results_by_step(data)["token"][0]["outcome"] == "no change"
 
 
-def test_token_is_stored_from_a_file_never_echoed_and_not_rewritten(stage: Stage) -> None:
-    token_file = stage.config.parent / "token.txt"
-    token = "pnthr-test-token-0123456789"
-    token_file.write_text(token + "\n", encoding="utf-8")
-    first = stage.cli("deploy", "--yes", "--token-file", str(token_file), "--output", "json")
-    assert first.exit_code == 0, first.output
-    assert token not in first.output
-    secret = stage.central_outputs()["TokenSecretArn"]
-    assert stage.central("secretsmanager").get_secret_value(SecretId=secret)["SecretString"] == token
-    second = stage.cli("deploy", "--yes", "--token-file", str(token_file), "--output", "json")
-    assert results_by_step(json.loads(second.stdout))["token"][0]["outcome"] == "no change"
-
-
-def test_token_from_stdin_needs_yes(stage: Stage) -> None:
+def test_token_from_stdin_needs_yes(first_run: tuple[Stage, dict[str, Any]]) -> None:
+    stage, _ = first_run
     result = stage.cli("deploy", "--token-stdin", input="secret-token\n")
     assert result.exit_code == 2
     assert "--yes" in result.stderr
     assert "secret-token" not in result.output
+
+
+def test_a_region_added_later_gets_its_instances_and_management_stack(
+    first_run: tuple[Stage, dict[str, Any]],
+) -> None:
+    stage, _ = first_run
+    forget("first_run")  # this test changes the deployment
+    config = stage.write_config(
+        "more-regions.toml",
+        stackset=f"""
+            [stackset]
+            organizational_units = ["{stage.layout.security_ou}", "{stage.layout.prod_ou}"]
+            regions = ["eu-west-1", "eu-central-1", "us-east-1"]
+        """,
+    )
+    code, data = stage.cli_json("deploy", "--yes", config=config)
+    assert code == 0, data
+    steps = results_by_step(data)
+    assert steps["stack instances"][0]["outcome"] == "created"
+    instances = stage.client("cloudformation").list_stack_instances(StackSetName=STACK_SET)["Summaries"]
+    assert {i["Account"] for i in instances if i["Region"] == "eu-central-1"} == set(
+        stage.layout.member_accounts
+    )
+    by_region = {r["region"]: r["outcome"] for r in steps["management stack"]}
+    assert by_region == {"eu-west-1": "no change", "eu-central-1": "created", "us-east-1": "no change"}
 
 
 def test_a_failed_step_names_its_account_and_region_and_the_rest_goes_on(stage: Stage) -> None:
@@ -245,26 +293,6 @@ def test_a_failed_step_names_its_account_and_region_and_the_rest_goes_on(stage: 
     assert [(r["step"], r["account"], r["region"]) for r in failed] == [
         ("org lookup role", MANAGEMENT_ACCOUNT, "us-east-1")
     ]
+    assert "events2panther-org-lookup" in failed[0]["detail"]
     assert steps["stackset"][0]["outcome"] == "created"
     assert {r["outcome"] for r in steps["management stack"]} == {"created"}
-
-
-def test_a_region_added_later_gets_its_instances_and_management_stack(deployed: Stage) -> None:
-    config = deployed.write_config(
-        "more-regions.toml",
-        stackset=f"""
-            [stackset]
-            organizational_units = ["{deployed.layout.security_ou}", "{deployed.layout.prod_ou}"]
-            regions = ["eu-west-1", "eu-central-1", "us-east-1"]
-        """,
-    )
-    code, data = deployed.cli_json("deploy", "--yes", config=config)
-    assert code == 0, data
-    steps = results_by_step(data)
-    assert steps["stack instances"][0]["outcome"] == "created"
-    instances = deployed.client("cloudformation").list_stack_instances(StackSetName=STACK_SET)["Summaries"]
-    assert {i["Account"] for i in instances if i["Region"] == "eu-central-1"} == set(
-        deployed.layout.member_accounts
-    )
-    by_region = {r["region"]: r["outcome"] for r in steps["management stack"]}
-    assert by_region == {"eu-west-1": "no change", "eu-central-1": "created", "us-east-1": "no change"}

@@ -155,6 +155,24 @@ def test_bad_replay_options_exit_2(
     assert message in result.stderr
 
 
+def test_replay_without_a_central_stack_fails_cleanly(shared_deployment: Stage) -> None:
+    central = shared_deployment.layout.central_account
+    config = shared_deployment.write_config(
+        "other-stack.toml",
+        central=f"""
+            [central]
+            account_id = "{central}"
+            region = "eu-west-1"
+            role_arn = "arn:aws:iam::{central}:role/OrganizationAccountAccessRole"
+            stack_name = "not-{CENTRAL_STACK}"
+            panther_url = "https://panther.example.com/api/event/create"
+        """,
+    )
+    result = shared_deployment.cli("replay", config=config)
+    assert result.exit_code == 1
+    assert f"not-{CENTRAL_STACK} not found" in result.stderr
+
+
 # ------------------------------------------------------------------ e2p's mover on plain moto
 
 
@@ -177,6 +195,7 @@ class FailingOnSend:
 
 @pytest.fixture
 def plain_sqs() -> Iterator[Any]:
+    # moto's in-process mock resets every backend, the local AWS's too: kept stages notice (cli_org.reuse).
     with mock_aws():
         yield boto3.client("sqs", region_name="eu-west-1")
 
@@ -247,21 +266,3 @@ def test_plain_moto_has_no_message_move_task(plain_sqs: Any) -> None:
     arn = plain_sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     with pytest.raises(NotImplementedError):
         plain_sqs.start_message_move_task(SourceArn=arn)
-
-
-def test_replay_without_a_central_stack_fails_cleanly(shared_deployment: Stage) -> None:
-    central = shared_deployment.layout.central_account
-    config = shared_deployment.write_config(
-        "other-stack.toml",
-        central=f"""
-            [central]
-            account_id = "{central}"
-            region = "eu-west-1"
-            role_arn = "arn:aws:iam::{central}:role/OrganizationAccountAccessRole"
-            stack_name = "not-{CENTRAL_STACK}"
-            panther_url = "https://panther.example.com/api/event/create"
-        """,
-    )
-    result = shared_deployment.cli("replay", config=config)
-    assert result.exit_code == 1
-    assert f"not-{CENTRAL_STACK} not found" in result.stderr

@@ -1,30 +1,20 @@
-"""`e2p send-test-event`: the event takes the real path, and the command claims only what it saw."""
+"""`e2p send-test-event`: the event takes the real path, and the command claims only what it saw.
+
+The shared deployment's member rules forward the test source (cli_org.pattern_with_test_source);
+the template's default pattern takes AWS sources only.
+"""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_org import (
-    MANAGEMENT_ACCOUNT,
-    Stage,
-    deploy,
-    local_aws_fixture,  # noqa: F401
-    make_stage,
-    project_root,
-    reuse,
-    shared_deployment_fixture,  # noqa: F401
-)
-from e2p.cfn_template import load_template
+from cli_org import MANAGEMENT_ACCOUNT, Stage, local_aws_fixture, shared_deployment_fixture  # noqa: F401
 
 pytestmark = pytest.mark.functional
-
-TEST_SOURCE = "events2panther.test"
 
 
 class FakeFunction:
@@ -65,38 +55,9 @@ class FakeFunction:
             time.sleep(0.05)
 
 
-def pattern_with_test_source(root: Path) -> str:
-    """The member template's default pattern plus a branch for the test source."""
-    template = load_template((root / "member" / "template.yaml").read_text(encoding="utf-8"))
-    pattern = json.loads(template["Parameters"]["EventPattern"]["Default"])
-    pattern["$or"].append({"source": [TEST_SOURCE]})
-    return json.dumps(pattern)
-
-
 @pytest.fixture
-def test_source_deployment(local_aws: Any, tmp_path_factory: pytest.TempPathFactory) -> Stage:
-    """A deployment whose member rules also forward the test source."""
-
-    def build() -> Stage:
-        root = project_root(tmp_path_factory)
-        stage = make_stage(local_aws, tmp_path_factory.mktemp("test-source"), root)
-        (stage.config.parent / "pattern.json").write_text(pattern_with_test_source(root), encoding="utf-8")
-        stage.config = stage.write_config(
-            "with-test-source.toml",
-            member="""
-                [member]
-                event_pattern_file = "pattern.json"
-            """,
-        )
-        deploy(stage)
-        return stage
-
-    return reuse("test_source_deployment", build)
-
-
-@pytest.fixture
-def function(test_source_deployment: Stage) -> Iterator[FakeFunction]:
-    with FakeFunction(test_source_deployment) as fake:
+def function(shared_deployment: Stage) -> Iterator[FakeFunction]:
+    with FakeFunction(shared_deployment) as fake:
         yield fake
 
 
@@ -105,9 +66,9 @@ def checks(data: dict[str, Any]) -> dict[str, str]:
 
 
 def test_central_path_is_verified_by_the_function_log(
-    test_source_deployment: Stage, function: FakeFunction
+    shared_deployment: Stage, function: FakeFunction
 ) -> None:
-    code, data = test_source_deployment.cli_json("send-test-event", "--central", "--timeout", "20")
+    code, data = shared_deployment.cli_json("send-test-event", "--central", "--timeout", "20")
     assert code == 0, data
     assert checks(data) == {"put_events": "verified", "handler": "verified", "panther": "not checked"}
     assert data["verified"] is True
@@ -115,9 +76,9 @@ def test_central_path_is_verified_by_the_function_log(
 
 
 def test_member_path_through_the_management_account_rule(
-    test_source_deployment: Stage, function: FakeFunction
+    shared_deployment: Stage, function: FakeFunction
 ) -> None:
-    code, data = test_source_deployment.cli_json("send-test-event", "--timeout", "20")
+    code, data = shared_deployment.cli_json("send-test-event", "--timeout", "20")
     assert code == 0, data
     assert (data["account_id"], data["region"]) == (MANAGEMENT_ACCOUNT, "eu-west-1")
     assert checks(data)["handler"] == "verified"
@@ -125,10 +86,10 @@ def test_member_path_through_the_management_account_rule(
 
 
 def test_member_path_from_a_member_account_and_region(
-    test_source_deployment: Stage, function: FakeFunction
+    shared_deployment: Stage, function: FakeFunction
 ) -> None:
-    account = test_source_deployment.layout.app_account
-    code, data = test_source_deployment.cli_json(
+    account = shared_deployment.layout.app_account
+    code, data = shared_deployment.cli_json(
         "send-test-event", "--account", account, "--region", "us-east-1", "--timeout", "20"
     )
     assert code == 0, data
@@ -136,22 +97,14 @@ def test_member_path_from_a_member_account_and_region(
     assert checks(data)["handler"] == "verified"
 
 
-def test_nothing_is_claimed_when_the_function_never_logs_the_event(test_source_deployment: Stage) -> None:
-    code, data = test_source_deployment.cli_json("send-test-event", "--central", "--timeout", "0.3")
+def test_nothing_is_claimed_when_the_function_never_logs_the_event(shared_deployment: Stage) -> None:
+    code, data = shared_deployment.cli_json("send-test-event", "--central", "--timeout", "0.3")
     assert code == 1
     assert checks(data)["put_events"] == "verified"
     assert checks(data)["handler"] == "not verified"
     assert data["verified"] is False
-    sqs = test_source_deployment.central("sqs")
-    sqs.purge_queue(QueueUrl=test_source_deployment.central_outputs()["BufferQueueUrl"])
-
-
-def test_the_default_pattern_does_not_forward_the_test_source(shared_deployment: Stage) -> None:
-    # The default member pattern takes AWS sources only: the command must not report a success.
-    code, data = shared_deployment.cli_json("send-test-event", "--timeout", "0.3")
-    assert code == 1
-    assert data["verified"] is False
-    assert checks(data).get("handler") == "not verified" or checks(data).get("member rule") == "failed"
+    sqs = shared_deployment.central("sqs")
+    sqs.purge_queue(QueueUrl=shared_deployment.central_outputs()["BufferQueueUrl"])
 
 
 def test_an_account_id_must_be_twelve_digits(shared_deployment: Stage) -> None:

@@ -11,7 +11,7 @@ from cli_org import (  # noqa: F401
     STACK_SET,
     Stage,
     add_account,
-    deployed_fixture,
+    forget,
     local_aws_fixture,
     shared_deployment_fixture,
     stage_fixture,
@@ -70,19 +70,6 @@ def test_a_message_in_a_dead_letter_queue_makes_status_exit_1(shared_deployment:
     assert report["missing"] == []
 
 
-def test_an_account_created_deep_below_a_targeted_ou_is_expected(deployed: Stage) -> None:
-    # GIVEN an account created three levels below the targeted Prod OU after deployment
-    org = deployed.client("organizations", region="us-east-1")
-    late = add_account(org, "late-deep", deployed.layout.deep_ou, deployed.layout.root_id)
-    # WHEN status runs THEN the account is part of the expected coverage (AWS deploys to nested OUs),
-    # covered here by StackSet auto-deployment
-    code, report = deployed.cli_json("status")
-    rows = [row for row in report["coverage"] if row["account_id"] == late]
-    assert sorted(row["region"] for row in rows) == sorted(REGIONS)
-    assert {row["account_name"] for row in rows} == {"late-deep"}
-    assert code == (0 if all(row["status"] == "SUCCEEDED" for row in rows) else 1)
-
-
 def test_pairs_without_an_instance_are_reported_missing_and_status_exits_1(shared_deployment: Stage) -> None:
     # GIVEN a region added to the config but not deployed yet (auto-deployment covers new accounts,
     # never new regions)
@@ -108,6 +95,20 @@ def test_pairs_without_an_instance_are_reported_missing_and_status_exits_1(share
         "us-east-1": "CREATE_COMPLETE",
     }
     assert report["healthy"] is False
+
+
+def test_an_account_created_deep_below_a_targeted_ou_is_expected(shared_deployment: Stage) -> None:
+    # GIVEN an account created three levels below the targeted Prod OU after deployment
+    forget("shared_deployment")  # the organisation changes
+    org = shared_deployment.client("organizations", region="us-east-1")
+    late = add_account(org, "late-deep", shared_deployment.layout.deep_ou, shared_deployment.layout.root_id)
+    # WHEN status runs THEN the account is part of the expected coverage (AWS deploys to nested OUs),
+    # covered here by StackSet auto-deployment
+    code, report = shared_deployment.cli_json("status")
+    rows = [row for row in report["coverage"] if row["account_id"] == late]
+    assert sorted(row["region"] for row in rows) == sorted(REGIONS)
+    assert {row["account_name"] for row in rows} == {"late-deep"}
+    assert code == (0 if all(row["status"] == "SUCCEEDED" for row in rows) else 1)
 
 
 def test_nothing_deployed_is_unhealthy_not_a_crash(stage: Stage) -> None:

@@ -15,10 +15,10 @@ from cli_org import (
     REGIONS,
     STACK_SET,
     Stage,
-    deploy,
     deployed_fixture,  # noqa: F401
     local_aws_fixture,  # noqa: F401
     results_by_step,
+    shared_deployment_fixture,  # noqa: F401
     stack_status,
     stage_fixture,  # noqa: F401
 )
@@ -34,6 +34,13 @@ def stack_set_exists(cloudformation: Any) -> bool:
             return False
         raise
     return True
+
+
+def test_answering_no_deletes_nothing(shared_deployment: Stage) -> None:
+    result = shared_deployment.cli("teardown", input="n\n")
+    assert result.exit_code == 1
+    assert stack_set_exists(shared_deployment.client("cloudformation"))
+    assert stack_status(shared_deployment.central("cloudformation"), CENTRAL_STACK) == "CREATE_COMPLETE"
 
 
 def test_teardown_leaves_no_stack_stack_set_instance_or_bucket(deployed: Stage) -> None:
@@ -70,30 +77,21 @@ def test_teardown_leaves_no_stack_stack_set_instance_or_bucket(deployed: Stage) 
     assert bucket not in buckets
     steps = results_by_step(data)
     assert steps["stack instances"][0]["detail"].startswith(str(len(instance_stacks)))
-
-
-def test_a_second_teardown_finds_nothing_to_do(deployed: Stage) -> None:
-    assert deployed.cli("teardown", "--yes").exit_code == 0
-    code, data = deployed.cli_json("teardown", "--yes")
-    assert code == 0, data
-    assert {row["outcome"] for row in data["results"]} == {"no change"}
-
-
-def test_answering_no_deletes_nothing(deployed: Stage) -> None:
-    result = deployed.cli("teardown", input="n\n")
-    assert result.exit_code == 1
-    assert stack_set_exists(deployed.client("cloudformation"))
-    assert stack_status(deployed.central("cloudformation"), CENTRAL_STACK) == "CREATE_COMPLETE"
+    # AND a second teardown finds nothing to do
+    code, again = deployed.cli_json("teardown", "--yes")
+    assert code == 0, again
+    assert {row["outcome"] for row in again["results"]} == {"no change"}
 
 
 def test_a_code_bucket_e2p_did_not_create_is_kept(stage: Stage) -> None:
-    # GIVEN the operator's own artifacts bucket in the config
+    # GIVEN the operator's own artifacts bucket named in the config (nothing else needs deploying)
     s3 = stage.central("s3")
     s3.create_bucket(
         Bucket="operators-artifacts", CreateBucketConfiguration={"LocationConstraint": CENTRAL_REGION}
     )
+    s3.put_object(Bucket="operators-artifacts", Key="keep/me.zip", Body=b"zip")
     central = stage.layout.central_account
-    stage.config = stage.write_config(
+    config = stage.write_config(
         "own-bucket.toml",
         central=f"""
             [central]
@@ -104,9 +102,8 @@ def test_a_code_bucket_e2p_did_not_create_is_kept(stage: Stage) -> None:
             code_bucket = "operators-artifacts"
         """,
     )
-    deploy(stage)
     # WHEN tearing down THEN the bucket and its objects stay
-    code, data = stage.cli_json("teardown", "--yes")
+    code, data = stage.cli_json("teardown", "--yes", config=config)
     assert code == 0, data
     [row] = results_by_step(data)["code bucket"]
     assert row["outcome"] == "skipped"

@@ -90,3 +90,15 @@ def test_the_idempotency_ttl_is_configurable_in_whole_seconds() -> None:
     assert settings.idempotency_ttl_seconds == 14 * 86400
     with pytest.raises(ConfigurationError, match="whole number"):
         load_settings({**BASE, env.IDEMPOTENCY_TTL_SECONDS: "3600.5"})
+
+
+def test_a_token_pasted_into_the_url_is_not_repeated_in_the_error() -> None:
+    secret = "0123456789abcdef0123456789abcdef"
+    for url in (
+        f"https://panther.example.com/{secret}",
+        f"https://panther.example.com/api/event/create?token={secret}",
+        f"https://user:{secret}@panther.example.com/api/event/create",
+    ):
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings({**BASE, env.PANTHER_URL: url})
+        assert secret not in str(caught.value)

@@ -35,6 +35,7 @@ TARGETS: Final[Mapping[str, tuple[str, float]]] = {
     "peak_rss_mb": ("<=", 128.0),
 }
 DECIMALS: Final = 3
+REPORT_WIDTH: Final = 110
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,8 @@ def render_table(result: BenchResult) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # a file or a pipe: wide enough that no figure name is folded
+        console = Console(width=REPORT_WIDTH)
     s, m = result.settings, result.machine
     latency = "n/a (remote)" if s.latency_ms is None else f"{s.latency_ms:g} ms"
     console.print(f"[bold]e2p bench[/bold] against {s.target}")

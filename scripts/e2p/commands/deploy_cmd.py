@@ -24,8 +24,9 @@ from e2p.token_secret import read_token
 def _describe_plan(ctx: CommandContext) -> list[str]:
     settings = ctx.settings
     definition = ctx.definition
+    central = settings.central
     lines = [
-        f"central stack   {settings.central.stack_name} in {settings.central.account_id} {settings.central.region}",
+        f"central stack   {central.stack_name} in {central.account_id} {central.region}",
         f"StackSet        {definition.name} ({definition.call_as}) in {definition.region}",
         f"  OUs           {', '.join(definition.organizational_units)}",
         f"  regions       {', '.join(definition.regions)}",
