@@ -81,7 +81,8 @@ class PantherMessage:
     def body(self) -> bytes:
         """The exact request body, UTF-8, never over Panther's limit."""
         if self._body is None:
-            # The instance is frozen for its fields; the memo is derived from them alone.
+            # The instance is frozen and its fields dict is never changed once composed: the
+            # memo, derived from the fields alone, cannot go stale.
             object.__setattr__(self, "_body", encode_body(self.to_event()))
         assert self._body is not None
         return self._body

@@ -61,14 +61,12 @@ def compute_coverage(
                     CoverageRow(account.account_id, account.name, region, MISSING, "no stack instance", False)
                 )
             else:
+                # Drift does not stop forwarding, but an operator wants to see it next to the status.
+                drift = f"drift: {instance.drift}" if instance.drift == "DRIFTED" else ""
+                reason = "; ".join(part for part in (instance.reason, drift) if part)
                 rows.append(
                     CoverageRow(
-                        account.account_id,
-                        account.name,
-                        region,
-                        instance.label,
-                        instance.reason,
-                        instance.healthy,
+                        account.account_id, account.name, region, instance.label, reason, instance.healthy
                     )
                 )
     return Coverage(tuple(rows), tuple(by_pair.values()))

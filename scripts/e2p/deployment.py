@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -63,8 +64,10 @@ class Deployment:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _attempt(self, step: str, account: str, region: str, work: Callable[[], T]) -> T | None:
+        where = " ".join(part for part in (account, region) if part)
         try:
-            return work()
+            with self._out.waiting(f"{step} {where}".strip()):
+                return work()
         except (ClientError, BotoCoreError, E2PError) as exc:
             self.results.record(step, Outcome.FAILED, account, region, error_text(exc))
             self._out.error(f"{step} ({account} {region}): {error_text(exc)}")
@@ -81,7 +84,7 @@ class Deployment:
         deployer = StackDeployer(cfn, self.ctx.poller, self._events(f"{account} {region} {spec.name}"))
         return deployer.deploy(spec)
 
-    def _template(self, path: Any) -> str:
+    def _template(self, path: Path) -> str:
         return self.ctx.project.read(path)
 
     # -- the run -------------------------------------------------------------------------------------
@@ -112,6 +115,7 @@ class Deployment:
                 "org lookup role", "", settings.management.lookup_stack_region, "central stack unavailable"
             )
             self._skip("stackset", "", self.ctx.definition.region, "central stack unavailable")
+            self._skip("management stack", "", "", "central stack unavailable")
             self._skip("token", central.account_id, central.region, "central stack unavailable")
             return self.results
         self._lookup_role(org, outputs)
@@ -272,13 +276,13 @@ class Deployment:
         healthy = len(after.rows) - len(after.missing)
         summary = f"{healthy}/{len(after.rows)} account x region pairs healthy"
         if after.missing:
-            result = Outcome.FAILED
+            outcome = Outcome.FAILED
         elif created:
-            result = Outcome.CREATED
+            outcome = Outcome.CREATED
             summary += f"; {created} created"
         else:
-            result = Outcome.UNCHANGED
-        self.results.record("stack instances", result, "", ",".join(definition.regions), summary)
+            outcome = Outcome.UNCHANGED
+        self.results.record("stack instances", outcome, "", ",".join(definition.regions), summary)
 
     def _management_stacks(self, org: OrgFacts, outputs: dict[str, str]) -> None:
         management = self.ctx.settings.management
@@ -297,10 +301,11 @@ class Deployment:
             )
             return
         spec = StackSpec(management.member_stack_name, body, values, tags=STACK_TAGS)
-        attempts = fan_out(
-            list(management.regions),
-            lambda region: self._deploy_stack(session, org.management_account_id, region, spec),
-        )
+        with self._out.waiting(f"management stacks in {', '.join(management.regions)}"):
+            attempts = fan_out(
+                list(management.regions),
+                lambda region: self._deploy_stack(session, org.management_account_id, region, spec),
+            )
         for attempt in attempts:
             if attempt.error is not None or attempt.value is None:
                 self.results.record(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Any
 
@@ -49,6 +50,10 @@ class Output:
 
     def warn(self, text: str) -> None:
         self.err.print(f"[yellow]warning:[/] {escape(text)}")
+
+    def waiting(self, text: str) -> AbstractContextManager[object]:
+        """A spinner on stderr while AWS works (nothing is drawn when stderr is not a terminal)."""
+        return self.err.status(escape(text), spinner="dots")
 
     def error(self, text: str) -> None:
         self.err.print(f"[bold red]error:[/] {escape(text)}")

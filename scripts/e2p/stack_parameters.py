@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from e2p.settings import Settings
-
-TEST_EVENT_SOURCE: Final = "events2panther.test"
 
 
 def central_parameters(

@@ -22,8 +22,8 @@ from e2p.results import Outcome
 
 NO_UPDATES: Final = "No updates are to be performed"
 SUCCESS: Final = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
-# A create that failed and rolled back leaves a stack that can only be deleted.
-DEAD: Final = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED"})
+# A create that failed leaves a stack that can only be deleted (rolled back or not).
+DEAD: Final = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
 TEMPLATE_BODY_LIMIT: Final = 51_200
 DEFAULT_CAPABILITIES: Final = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
 FAILED_RESOURCE_STATES: Final = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED")
@@ -115,6 +115,8 @@ class StackDeployer:
         stack = describe(self._cfn, spec.name)
         if stack is not None and _in_progress(stack["StackStatus"]):
             stack = self._wait(spec.name, set(), "a running operation")
+            if stack.get("StackStatus") == "DELETE_COMPLETE":
+                stack = None
         if stack is not None and stack["StackStatus"] in DEAD:
             self.delete(spec.name)
             stack = None

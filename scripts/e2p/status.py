@@ -7,9 +7,10 @@ dead-letter queues are empty (and readable), and no alarm of the deployment is i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -22,6 +23,8 @@ from e2p.queue_depths import QueueDepth, queue_depth
 from e2p.sessions import error_text
 from e2p.stacks import SUCCESS, describe, outputs_of
 from e2p.stackset_ops import InstanceState, StackSetManager
+
+T = TypeVar("T")
 
 CENTRAL_QUEUES: Final = {
     "buffer": "BufferQueueUrl",
@@ -126,7 +129,7 @@ class StatusCheck:
         self.ctx = ctx
         self._sessions = ctx.sessions
 
-    def _guard(self, report: StatusReport, what: str, work: Any) -> Any:
+    def _guard(self, report: StatusReport, what: str, work: Callable[[], T]) -> T | None:
         try:
             return work()
         except (ClientError, BotoCoreError, E2PError) as exc:
@@ -217,29 +220,32 @@ class StatusCheck:
             if not url:
                 report.errors.append(f"central stack has no {output} output")
                 continue
-            depth = self._guard(report, f"queue {name}", lambda url=url: queue_depth(sqs, url))
+            depth = self._guard(report, f"queue {name}", functools.partial(queue_depth, sqs, url))
             if depth is not None:
                 report.queues[name] = depth
 
     def _alarms(self, report: StatusReport, management_id: str) -> None:
+        """Alarms in ALARM among the central stack's and the management stacks' own alarms."""
         central = self.ctx.settings.central
-        targets = [(self._sessions.central, central.account_id, central.region, central.stack_name)]
         management = self.ctx.settings.management
+        targets = [(self._sessions.central, central.account_id, central.region, central.stack_name)]
         if management.deploy_member_stacks:
             targets += [
                 (self._sessions.management, management_id, region, management.member_stack_name)
                 for region in management.regions
             ]
         for session_of, account, region, stack in targets:
-            self._guard(
+            firing = self._guard(
                 report,
                 f"alarms of {stack} ({account} {region})",
-                lambda s=session_of, a=account, r=region, n=stack: report.alarms.extend(
-                    self._alarms_in(s(), a, r, n)
-                ),
+                functools.partial(self._alarms_in, session_of, account, region, stack),
             )
+            report.alarms.extend(firing or [])
 
-    def _alarms_in(self, session: Any, account: str, region: str, stack_name: str) -> list[dict[str, str]]:
+    def _alarms_in(
+        self, session_of: Callable[[], Any], account: str, region: str, stack_name: str
+    ) -> list[dict[str, str]]:
+        session = session_of()
         cfn = self._sessions.client(session, "cloudformation", region)
         if describe(cfn, stack_name) is None:
             return []

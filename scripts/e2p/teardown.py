@@ -29,10 +29,15 @@ class Teardown:
         self.ctx = ctx
         self.results = results or Results()
         self._sessions = ctx.sessions
+        self._out = ctx.output
+        # Member rules that may still target the central bus keep the central stack alive.
+        self._members_remain = False
 
     def _attempt(self, step: str, account: str, region: str, work: Callable[[], T]) -> T | None:
+        where = " ".join(part for part in (account, region) if part)
         try:
-            return work()
+            with self._out.waiting(f"{step} {where}".strip()):
+                return work()
         except (ClientError, BotoCoreError, E2PError) as exc:
             self.results.record(step, Outcome.FAILED, account, region, error_text(exc))
             self.ctx.output.error(f"{step} ({account} {region}): {error_text(exc)}")
@@ -60,13 +65,14 @@ class Teardown:
         cfn = self._sessions.client(self._sessions.admin(), "cloudformation", definition.region)
         manager = StackSetManager(cfn, definition, self.ctx.poller, self.ctx.output.progress)
 
-        def delete() -> None:
+        def delete() -> bool:
             if manager.describe() is None:
                 self.results.record(
                     "stackset", Outcome.UNCHANGED, admin_account, definition.region, "not found"
                 )
-                return
+                return True
             instances = manager.instances()
+            reasons: dict[tuple[str, str], str] = {}
             if instances:
                 units = sorted({i.organizational_unit for i in instances if i.organizational_unit})
                 units = units or list(definition.organizational_units)
@@ -74,24 +80,23 @@ class Teardown:
                 self.ctx.output.progress(
                     f"deleting {len(instances)} stack instance(s): {', '.join(units)} x {', '.join(regions)}"
                 )
-                for report in manager.delete_instances(units, regions):
-                    for result in report.results:
-                        if result.status not in {"SUCCEEDED", "SKIPPED"}:
-                            self.results.record(
-                                "stack instance",
-                                Outcome.FAILED,
-                                result.account,
-                                result.region,
-                                f"{result.status} {result.reason}",
-                            )
+                reasons = {
+                    (result.account, result.region): f"{result.status} {result.reason}".strip()
+                    for report in manager.delete_instances(units, regions)
+                    for result in report.results
+                    if result.status not in {"SUCCEEDED", "SKIPPED"}
+                }
             remaining = manager.instances()
             for instance in remaining:
+                reason = (
+                    reasons.get((instance.account, instance.region)) or f"{instance.label} {instance.reason}"
+                )
                 self.results.record(
                     "stack instance",
                     Outcome.FAILED,
                     instance.account,
                     instance.region,
-                    f"still present after deletion by OU ({instance.label} {instance.reason})".strip(),
+                    f"still present after deletion by OU ({reason.strip()})",
                 )
             if remaining:
                 self.results.record(
@@ -101,7 +106,7 @@ class Teardown:
                     definition.region,
                     f"{len(remaining)} instance(s) remain; not deleted",
                 )
-                return
+                return False
             if instances:
                 self.results.record(
                     "stack instances",
@@ -113,8 +118,11 @@ class Teardown:
             self.results.record(
                 "stackset", manager.delete(), admin_account, definition.region, definition.name
             )
+            return True
 
-        self._attempt("stackset", admin_account, definition.region, delete)
+        # False (instances remain) or None (the step failed): member stacks may still exist.
+        if self._attempt("stackset", admin_account, definition.region, delete) is not True:
+            self._members_remain = True
 
     def _management_stacks(self, management_id: str) -> None:
         management = self.ctx.settings.management
@@ -158,28 +166,36 @@ class Teardown:
 
     def _central(self) -> None:
         central = self.ctx.settings.central
+        if self._members_remain:
+            self.results.record(
+                "central stack",
+                Outcome.SKIPPED,
+                central.account_id,
+                central.region,
+                "member stacks may still forward to its bus; run teardown again once they are gone",
+            )
+            return
 
-        def delete() -> None:
+        def delete() -> tuple[Any, str]:
             session = self._sessions.central()
             cfn = self._sessions.client(session, "cloudformation", central.region)
             stack = describe(cfn, central.stack_name)
             parameters = {
                 p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters") or []
             }
-            outcome = self._deployer(session, central.account_id, central.region, central.stack_name).delete(
-                central.stack_name
-            )
+            deployer = self._deployer(session, central.account_id, central.region, central.stack_name)
+            outcome = deployer.delete(central.stack_name)
             self.results.record(
                 "central stack", outcome, central.account_id, central.region, central.stack_name
             )
-            bucket = (
-                parameters.get("CodeBucket")
-                or central.code_bucket
-                or code_bucket.default_bucket_name(central.account_id, central.region)
-            )
-            self._bucket(session, bucket)
+            default = code_bucket.default_bucket_name(central.account_id, central.region)
+            return session, parameters.get("CodeBucket") or central.code_bucket or default
 
-        self._attempt("central stack", central.account_id, central.region, delete)
+        # The bucket goes only once the stack is gone: a stack that could not be deleted may still
+        # need its code object for an update or a rollback.
+        deleted = self._attempt("central stack", central.account_id, central.region, delete)
+        if deleted is not None:
+            self._bucket(*deleted)
 
     def _bucket(self, session: Any, bucket: str) -> None:
         central = self.ctx.settings.central

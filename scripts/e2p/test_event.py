@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from e2p.exceptions import E2PError
+from e2p.exceptions import E2PError, PollTimeoutError
 from e2p.options import CommandContext
 from e2p.polling import Poller
 from e2p.sessions import error_text
@@ -188,8 +188,9 @@ class TestEventSender:
             report.add(
                 "member rule",
                 Verdict.FAILED,
-                f"rule {names[0]} does not match source {TEST_SOURCE} (the default pattern forwards AWS "
-                "sources only); use --central, or add a branch for that source to the member EventPattern",
+                f"the pattern of rule {names[0]} does not match source {TEST_SOURCE} (the template's "
+                "default forwards AWS sources only): use --central, or add a branch for that source "
+                "to the member EventPattern",
             )
             return False
         if matches is True:
@@ -214,15 +215,21 @@ class TestEventSender:
 
         def found() -> list[str] | None:
             for needle in needles:
+                pages = logs.get_paginator("filter_log_events").paginate(
+                    logGroupName=group,
+                    startTime=since,
+                    filterPattern=f'"{needle}"',
+                    PaginationConfig={"MaxItems": SHOWN_LOG_LINES, "PageSize": SHOWN_LOG_LINES},
+                )
                 try:
-                    events = logs.filter_log_events(
-                        logGroupName=group, startTime=since, filterPattern=f'"{needle}"'
-                    )
+                    # CloudWatch Logs may answer a search with empty pages before the matching one.
+                    lines = [
+                        str(e.get("message", "")).strip() for page in pages for e in page.get("events", [])
+                    ]
                 except ClientError as exc:
                     if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                         return None
                     raise
-                lines = [str(e.get("message", "")).strip() for e in events.get("events", [])]
                 if lines:
                     return lines
             return None
@@ -234,7 +241,7 @@ class TestEventSender:
         started = time.monotonic()
         try:
             lines = poller.until(found, f"the event in {group}")
-        except E2PError:
+        except PollTimeoutError:
             report.add(
                 "handler",
                 Verdict.NOT_VERIFIED,

@@ -10,7 +10,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-
 from e2p.local.demo import DEMO_REGIONS, NEW_ACCOUNT, Demo, DemoResult
 from e2p.local.faults import FaultPlan
 

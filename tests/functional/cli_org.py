@@ -179,11 +179,23 @@ class Stage:
     build_dir: Path
     env: dict[str, str | None] = field(default_factory=dict)
 
-    def cli(self, *args: str, input: str | None = None, config: Path | None = None) -> Result:
+    def cli(
+        self,
+        *args: str,
+        input: str | None = None,
+        config: Path | None = None,
+        endpoint_from_environment: bool = False,
+    ) -> Result:
+        """The real `e2p` group, pointed at the local AWS by --endpoint-url (or AWS_ENDPOINT_URL)."""
         from e2p.cli import main
 
-        arguments = [*args, "--config", str(config or self.config), "--endpoint-url", self.endpoint]
-        return CliRunner().invoke(main, arguments, input=input, env=self.env, catch_exceptions=False)
+        arguments = [*args, "--config", str(config or self.config)]
+        env = dict(self.env)
+        if endpoint_from_environment:
+            env["AWS_ENDPOINT_URL"] = self.endpoint
+        else:
+            arguments += ["--endpoint-url", self.endpoint]
+        return CliRunner().invoke(main, arguments, input=input, env=env, catch_exceptions=False)
 
     def cli_json(self, *args: str, config: Path | None = None) -> tuple[int, Any]:
         result = self.cli(*args, "--output", "json", config=config)
@@ -291,6 +303,10 @@ def reuse(key: str, build: Callable[[], T], alive: Callable[[T], bool] = lambda 
     return value
 
 
+def central_stack_alive(stage: Stage) -> bool:
+    return stack_status(stage.central("cloudformation"), CENTRAL_STACK) is not None
+
+
 def forget(key: str) -> None:
     """After a test changed a kept stage: the next user gets a new one."""
     _kept.pop(key, None)
@@ -347,35 +363,4 @@ def shared_deployment_fixture(local_aws: Any, tmp_path_factory: pytest.TempPathF
         deploy(stage)
         return stage
 
-    return reuse(
-        "shared_deployment",
-        build,
-        alive=lambda stage: stack_status(stage.central("cloudformation"), CENTRAL_STACK) is not None,
-    )
-
-
-LIST_PARAMETER_GAP = (
-    "moto 5.2.5 DescribeStacks shows a CommaDelimitedList parameter as a Python list ('['']' for ''); "
-    "AWS returns the string given, so e2p sees the central stack's AllowedOrgPaths as changed"
-)
-_PROBE_TEMPLATE = json.dumps(
-    {
-        "Parameters": {"Paths": {"Type": "CommaDelimitedList", "Default": ""}},
-        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-    }
-)
-
-
-def list_parameter_gap(endpoint: str) -> bool:
-    """True while the local AWS still renders list parameters unlike AWS (see LIST_PARAMETER_GAP)."""
-    cloudformation = aws_client("cloudformation", endpoint, "ap-south-1")
-    cloudformation.create_stack(
-        StackName="e2p-list-parameter-probe",
-        TemplateBody=_PROBE_TEMPLATE,
-        Parameters=[{"ParameterKey": "Paths", "ParameterValue": ""}],
-    )
-    try:
-        stack = cloudformation.describe_stacks(StackName="e2p-list-parameter-probe")["Stacks"][0]
-        return any(p["ParameterKey"] == "Paths" and p["ParameterValue"] != "" for p in stack["Parameters"])
-    finally:
-        cloudformation.delete_stack(StackName="e2p-list-parameter-probe")
+    return reuse("shared_deployment", build, alive=central_stack_alive)

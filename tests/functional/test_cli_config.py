@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_org import FAKE_ENV, REPO
 from click.testing import CliRunner
+
 from e2p.cfn_template import check_parameters, load_template, template_parameters
 from e2p.cli import main
 from e2p.settings import load_settings

@@ -16,6 +16,7 @@ from cli_org import (  # noqa: F401
     shared_deployment_fixture,
     stage_fixture,
 )
+
 from e2p.coverage import compute_coverage
 from e2p.organization import OrgAccount
 from e2p.stackset_ops import InstanceState
@@ -46,6 +47,12 @@ def test_a_complete_deployment_is_healthy_with_the_documented_json_shape(shared_
         "buffer_dlq": 0,
         "rule_dlq": 0,
     }
+
+
+def test_the_endpoint_can_come_from_aws_endpoint_url(shared_deployment: Stage) -> None:
+    result = shared_deployment.cli("status", "--output", "json", endpoint_from_environment=True)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["healthy"] is True
 
 
 def test_member_dead_letter_queues_are_read_in_every_account_and_region(shared_deployment: Stage) -> None:

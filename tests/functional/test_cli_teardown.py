@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,12 +11,17 @@ from botocore.exceptions import ClientError
 from cli_org import (
     CENTRAL_REGION,
     CENTRAL_STACK,
+    FAKE_ENV,
     LOOKUP_STACK,
     MANAGEMENT_ACCOUNT,
     MEMBER_STACK,
     REGIONS,
+    REPO,
     STACK_SET,
     Stage,
+    aws_client,
+    build_organization,
+    config_text,
     deployed_fixture,  # noqa: F401
     local_aws_fixture,  # noqa: F401
     results_by_step,
@@ -22,6 +29,10 @@ from cli_org import (
     stack_status,
     stage_fixture,  # noqa: F401
 )
+from click.testing import CliRunner
+from moto import mock_aws
+
+from e2p.cli import main
 
 pytestmark = pytest.mark.functional
 
@@ -108,3 +119,40 @@ def test_a_code_bucket_e2p_did_not_create_is_kept(stage: Stage) -> None:
     [row] = results_by_step(data)["code bucket"]
     assert row["outcome"] == "skipped"
     assert s3.list_objects_v2(Bucket="operators-artifacts")["KeyCount"] == 1
+
+
+def test_instances_an_ou_deletion_missed_are_named_and_keep_the_central_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN plain moto, whose DeleteStackInstances ignores OU targets (LOCAL-AWS.md): the backend
+    # answers "done" and deletes nothing, exactly the case teardown must not take on trust
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("E2P_PROJECT_ROOT", str(REPO))
+    with mock_aws():
+        layout = build_organization(aws_client("organizations", None))
+        cloudformation = aws_client("cloudformation", None, CENTRAL_REGION)
+        cloudformation.create_stack_set(
+            StackSetName=STACK_SET,
+            TemplateBody='{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}',
+            PermissionModel="SERVICE_MANAGED",
+        )
+        cloudformation.create_stack_instances(
+            StackSetName=STACK_SET,
+            DeploymentTargets={"OrganizationalUnitIds": [layout.prod_ou]},
+            Regions=list(REGIONS),
+        )
+        config = tmp_path / "e2p.toml"
+        config.write_text(config_text(layout), encoding="utf-8")
+        # WHEN tearing down
+        result = CliRunner().invoke(main, ["teardown", "--yes", "--config", str(config), "--output", "json"])
+        # THEN each instance still there is named with its account and region, the StackSet is kept,
+        # and so is the central stack whose bus the remaining member rules target
+        assert result.exit_code == 1, result.output
+        data = json.loads(result.stdout)
+        steps = results_by_step(data)
+        remaining = {(r["account"], r["region"]) for r in steps["stack instance"] if r["outcome"] == "failed"}
+        assert remaining == {(layout.app_account, region) for region in REGIONS}
+        assert steps["stackset"][0]["outcome"] == "failed"
+        assert steps["central stack"][0]["outcome"] == "skipped"
+        assert len(cloudformation.list_stack_instances(StackSetName=STACK_SET)["Summaries"]) == len(REGIONS)

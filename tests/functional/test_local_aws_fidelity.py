@@ -1361,3 +1361,41 @@ def test_set_queue_attributes_keeps_the_policy_it_does_not_name(aws: Aws, moto_a
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["VisibilityTimeout"] == "60"
         assert ("Policy" in attributes) is kept
+
+
+LIST_PARAMETER_TEMPLATE: dict[str, Any] = {
+    "Parameters": {"Paths": {"Type": "CommaDelimitedList", "Default": ""}},
+    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+}
+
+
+@pytest.mark.parametrize("given", ["", "o-abc/r-ab12/ou-ab12-11111111/,o-abc/r-ab12/"])
+def test_a_list_parameter_is_described_as_it_was_given(aws: Aws, moto_aws: Aws, given: str) -> None:
+    account = account_id(next(_managements))
+    params = [{"ParameterKey": "Paths", "ParameterValue": given}]
+
+    stack = create_stack(aws, account, LIST_PARAMETER_TEMPLATE, Parameters=params)
+    described = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert described == {"Paths": given}
+
+    # plain moto shows the Python list, so a second deploy always sees a change
+    plain = create_stack(moto_aws, account, LIST_PARAMETER_TEMPLATE, Parameters=params)
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in plain["Parameters"]} == {
+        "Paths": str(given.split(","))
+    }
+
+
+NO_ECHO_TEMPLATE: dict[str, Any] = {
+    "Parameters": {"Token": {"Type": "String", "NoEcho": True, "Default": ""}},
+    "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+}
+
+
+def test_a_no_echo_parameter_is_masked(aws: Aws, moto_aws: Aws) -> None:
+    account = account_id(next(_managements))
+    params = [{"ParameterKey": "Token", "ParameterValue": "s3cr3t-value"}]
+    stack = create_stack(aws, account, NO_ECHO_TEMPLATE, Parameters=params)
+    assert stack["Parameters"] == [{"ParameterKey": "Token", "ParameterValue": "****"}]
+    # plain moto compares values with the NoEcho keys, so it shows the secret
+    plain = create_stack(moto_aws, account, NO_ECHO_TEMPLATE, Parameters=params)
+    assert plain["Parameters"] == [{"ParameterKey": "Token", "ParameterValue": "s3cr3t-value"}]

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 from moto.events.models import EventPattern
+from e2p.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
 
 pytestmark = pytest.mark.unit
 
@@ -183,7 +184,12 @@ def source_filters(node: Any) -> Iterator[Any]:
 def test_pattern_takes_aws_sources_only(raw_pattern: str) -> None:
     filters = list(source_filters(json.loads(raw_pattern)))
     assert filters
+    # The one exception: `e2p send-test-event`'s own source, matched with its own detail-type only.
+    test_branches = [b for b in json.loads(raw_pattern)["$or"] if b["source"] == [TEST_SOURCE]]
+    assert test_branches == [{"source": [TEST_SOURCE], "detail-type": [TEST_DETAIL_TYPE]}]
     for item in filters:
+        if item == TEST_SOURCE:
+            continue
         if isinstance(item, str):
             assert item.startswith("aws."), item
         else:

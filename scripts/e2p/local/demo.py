@@ -125,7 +125,12 @@ class Demo:
             base = boto3.Session(region_name=CENTRAL_REGION)
             org = self._organization(base, endpoint)
             target = write_config(
-                Path(workdir), org, DEMO_REGIONS, CENTRAL_REGION, panther.url, self.lambda_settings
+                Path(workdir),
+                org,
+                DEMO_REGIONS,
+                CENTRAL_REGION,
+                panther.url,
+                lambda_settings=self.lambda_settings,
             )
             self._deploy(target, endpoint)
             central = role_session(base, endpoint, target.central_role_arn, CENTRAL_REGION)

@@ -43,6 +43,7 @@ def write_config(
     regions: Sequence[str],
     central_region: str,
     panther_url: str,
+    *,
     lambda_settings: Mapping[str, int] | None = None,
 ) -> LocalTarget:
     central = org.central.account_id

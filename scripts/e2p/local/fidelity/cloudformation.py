@@ -34,7 +34,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from e2p.local.fidelity import cfn_resources, patching
+from e2p.local.fidelity import cfn_resources, patching, switch
 
 IAM_RESOURCE_NAME_PROPERTIES: dict[str, str | None] = {
     "AWS::IAM::AccessKey": None,
@@ -389,6 +389,41 @@ def _resource_name_property(original: Any, resource_type: str) -> str | None:
     return result
 
 
+def _as_given(value: Any) -> Any:
+    return ",".join(map(str, value)) if isinstance(value, list) else value
+
+
+def _describe_list_parameters_as_given(stack_class: Any) -> None:
+    """DescribeStacks shows a CommaDelimitedList parameter as the string it was given ("a,b", ""),
+    where moto shows the Python list ("['a', 'b']"): a client comparing what it asked for with
+    what the stack has would see a change that is not there, and update for ever. NoEcho values
+    are shown as "****" (moto compares the value, not the key, with the NoEcho keys)."""
+    if patching.is_patched(stack_class, "stack_parameters"):
+        return
+    moto_values = stack_class.__dict__["stack_parameters"]
+    moto_list = stack_class.__dict__["parameter_list"]
+
+    def stack_parameters(stack: Any) -> dict[str, Any]:
+        values: dict[str, Any] = moto_values.fget(stack)
+        if not switch.active():
+            return values
+        return {k: _as_given(v) for k, v in values.items()}
+
+    def parameter_list(stack: Any) -> list[dict[str, Any]]:
+        if not switch.active():
+            listed: list[dict[str, Any]] = moto_list.fget(stack)
+            return listed
+        hidden = set(stack.resource_map.no_echo_parameter_keys)
+        return [
+            {"ParameterKey": k, "ParameterValue": "****" if k in hidden else _as_given(v)}
+            for k, v in stack.resource_map.resolved_parameters.items()
+        ]
+
+    patching.claim(stack_class, "stack_parameters")
+    stack_class.stack_parameters = property(stack_parameters)
+    stack_class.parameter_list = property(parameter_list)
+
+
 def install() -> None:
     """Install the CloudFormation patches into this process (idempotent)."""
     from moto.cloudformation import models, parsing, responses
@@ -407,5 +442,6 @@ def install() -> None:
     # CreateStackSet/UpdateStackSet check capabilities in `stacksets`, which wraps them anyway.
     for action in ("update_stack", "create_change_set"):
         patching.replace(response, action, _capabilities_checked)
+    _describe_list_parameters_as_given(models.Stack)
     patching.replace(Table, "create_from_cloudformation_json", _table_from_cloudformation)
     patching.replace(Key, "create_from_cloudformation_json", _key_from_cloudformation)
