@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
 from e2p.local.demo import DEMO_REGIONS, NEW_ACCOUNT, Demo, DemoResult
 from e2p.local.faults import FaultPlan
 

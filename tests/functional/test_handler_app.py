@@ -15,9 +15,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-from e2p.local import LocalPanther
 from moto import mock_aws
 
+from e2p.local import LocalPanther
 from handler import app
 from handler import constants as env
 from handler.config import load_settings

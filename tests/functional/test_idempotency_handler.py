@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2p.local import LocalPanther
 from test_reliability_harness import (
     TOKEN,
     AwsWorld,
@@ -32,6 +31,7 @@ from test_reliability_harness import (
     with_event_id,
 )
 
+from e2p.local import LocalPanther
 from handler import app
 from handler import constants as env
 from handler.counters import Count

@@ -23,6 +23,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
+
 from e2p.local.aws import LocalAws, emit_aws_event
 
 pytestmark = [

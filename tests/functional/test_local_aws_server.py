@@ -6,6 +6,7 @@ import os
 
 import boto3
 import pytest
+
 from e2p.local.aws import DEFAULT_ACCOUNT_ID, LocalAws
 
 pytestmark = pytest.mark.functional

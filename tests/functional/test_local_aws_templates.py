@@ -21,8 +21,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from e2p.local.aws import LocalAws, emit_aws_event
 
+from e2p.local.aws import LocalAws, emit_aws_event
 from handler import constants
 
 pytestmark = pytest.mark.functional

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from e2p.local import LocalPanther
 
 pytestmark = pytest.mark.functional

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
+
 from e2p.local import FaultKind, FaultPlan, FaultSpecError, LocalPanther
 from e2p.local.faults import FaultInjector
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from e2p.local import LocalPanther, local_tls
 
 pytestmark = pytest.mark.functional

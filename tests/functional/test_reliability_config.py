@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2p.local import LocalPanther
 from test_reliability_harness import (
     TOKEN,
     AwsWorld,
@@ -18,6 +17,7 @@ from test_reliability_harness import (
     sample,
 )
 
+from e2p.local import LocalPanther
 from handler import app
 from handler import constants as env
 from handler.exceptions import ConfigurationError

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
-from e2p.local import FaultPlan, LocalPanther
 from test_reliability_harness import (
     TOKEN,
     AwsWorld,
@@ -34,6 +33,7 @@ from test_reliability_harness import (
     with_event_id,
 )
 
+from e2p.local import FaultPlan, LocalPanther
 from handler import app
 from handler import constants as env
 from handler.counters import Count

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from e2p.local import LocalPanther
 from moto import mock_aws
 
+from e2p.local import LocalPanther
 from handler import constants as env
 from handler.config import Settings, load_settings
 from handler.counters import Count, Counters

@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2p.local import LocalPanther, local_tls
 from test_reliability_harness import (
     TOKEN,
     AwsWorld,
@@ -30,6 +29,7 @@ from test_reliability_harness import (
     with_event_id,
 )
 
+from e2p.local import LocalPanther, local_tls
 from handler import app
 from handler import constants as env
 from handler.config import load_settings

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from e2p.cli import main
 
 EVENTS = Path(__file__).parents[1] / "events"

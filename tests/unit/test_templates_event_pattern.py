@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 from moto.events.models import EventPattern
+
 from e2p.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
 
 pytestmark = pytest.mark.unit
