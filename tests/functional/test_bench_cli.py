@@ -12,6 +12,7 @@ import math
 
 import pytest
 from click.testing import CliRunner
+
 from e2p.cli import main
 
 pytestmark = pytest.mark.functional

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from e2p.bench.corpus import CorpusChoice, load_corpus
 from e2p.bench.cost import cost_per_million, gb_s_per_million
 from e2p.bench.workload import accounts_for, build_workload, sqs_events, write_accounts_file
 from e2p.cli import main
-
 from handler.enrichment.static_file import StaticFileSource
 
 pytestmark = pytest.mark.functional
