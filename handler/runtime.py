@@ -6,7 +6,6 @@ creates its own.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -20,6 +19,7 @@ from handler.delivery.session import build_session
 from handler.enrichment.build import build_directory
 from handler.enrichment.directory import AccountDirectory
 from handler.idempotency import DynamoDBLedger, LedgeredSender
+from handler.log_safety import cap_sdk_debug_logging
 from handler.pipeline import Pipeline
 from handler.token import SecretsManagerToken, SsmParameterToken, TokenProvider
 
@@ -31,10 +31,6 @@ class Runtime:
     directory: AccountDirectory
     dispatcher: Dispatcher
 
-
-# botocore's DEBUG output includes response bodies, GetSecretValue's among them: it would put the
-# Panther token in the logs of anyone who turns the log level up to investigate.
-SDK_LOGGERS_CAPPED_AT_INFO = ("botocore", "boto3")
 
 # The idempotency store must never hold deliveries up: DynamoDB answers in milliseconds, so short
 # timeouts and few retries turn an outage into a quick error (and a delivery without the ledger)
@@ -48,8 +44,7 @@ def build_runtime(settings: Settings, session: Any = None) -> Runtime:
     """`session` is a boto3.Session (the function's own credentials when None)."""
     import boto3
 
-    for name in SDK_LOGGERS_CAPPED_AT_INFO:
-        logging.getLogger(name).setLevel(logging.INFO)
+    cap_sdk_debug_logging()
 
     session = session or boto3.Session()
     tokens: TokenProvider

@@ -19,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from e2p.exceptions import CredentialsError
+from handler.log_safety import cap_sdk_debug_logging
 
 ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL"
 SESSION_NAME: Final = "e2p"
@@ -56,6 +57,8 @@ class Sessions:
         access: AccessSettings | None = None,
         default_region: str | None = None,
     ) -> None:
+        # The CLI writes the Panther token with PutSecretValue: keep botocore's DEBUG bodies out.
+        cap_sdk_debug_logging()
         self._base = base
         self.endpoint_url = endpoint_url
         self.access = access or AccessSettings()

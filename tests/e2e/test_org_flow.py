@@ -6,6 +6,8 @@ run during which Panther is down for its first seconds of delivery.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import defaultdict
 from pathlib import Path
 
@@ -90,7 +92,10 @@ def test_teardown_leaves_nothing(normal_run: tuple[Demo, DemoResult]) -> None:
     assert result.left_after_teardown == 0
 
 
-def test_a_panther_outage_is_survived_by_dead_letters_and_replay() -> None:
+def test_a_panther_outage_is_survived_by_dead_letters_and_replay(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     # One receive before the buffer queue dead-letters: a 15 s outage outlasts that invocation's retries.
     demo = Demo(ROOT, FaultPlan.parse("outage=15"), print, lambda_settings={"max_receive_count": 1})
     result = demo.run()
@@ -101,3 +106,8 @@ def test_a_panther_outage_is_survived_by_dead_letters_and_replay() -> None:
     assert result.delivered + result.filtered == result.events_sent
     # exactly once into Panther's aggregation: no message counted twice
     assert result.duplicates == 0
+    # the token appears nowhere in what the whole run printed or logged, nor in its report
+    captured = capsys.readouterr()
+    everything = captured.out + captured.err + caplog.text + json.dumps(result.summary())
+    assert len(caplog.records) > 100
+    assert demo.token not in everything
