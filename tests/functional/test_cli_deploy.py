@@ -30,23 +30,11 @@ from cli_org import (  # noqa: F401 - fixtures
     stage_fixture,
 )
 
+from e2p.deployment import CENTRAL_OUTPUTS
+
 pytestmark = pytest.mark.functional
 
 # The template <-> CLI contract (central/template.yaml outputs and the function's environment).
-CONTRACT_OUTPUTS = {
-    "EventBusArn",
-    "EventBusName",
-    "BufferQueueUrl",
-    "BufferQueueArn",
-    "DeadLetterQueueUrl",
-    "DeadLetterQueueArn",
-    "RuleDeadLetterQueueUrl",
-    "FunctionName",
-    "FunctionRoleArn",
-    "TokenSecretArn",
-    "ArchiveArn",
-    "IdempotencyTableName",
-}
 CONTRACT_ENVIRONMENT = {
     "E2P_PANTHER_URL",
     "E2P_TOKEN_SECRET_ID",
@@ -99,7 +87,7 @@ def test_central_stack_has_the_contract_outputs_and_function_environment(
 ) -> None:
     stage, _ = first_run
     outputs = stage.central_outputs()
-    assert set(outputs) >= CONTRACT_OUTPUTS
+    assert set(outputs) >= set(CENTRAL_OUTPUTS)
     function = stage.central("lambda").get_function_configuration(FunctionName=outputs["FunctionName"])
     environment = function["Environment"]["Variables"]
     assert set(environment) >= CONTRACT_ENVIRONMENT

@@ -22,6 +22,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from e2p.deployment import CENTRAL_OUTPUTS
 from e2p.local.aws import LocalAws, emit_aws_event
 from handler import constants
 
@@ -33,20 +34,6 @@ LOOKUP = ROOT / "central" / "org-lookup-role.yaml"
 MEMBER = ROOT / "member" / "template.yaml"
 HOME, OTHER = "us-east-1", "eu-west-1"
 MANAGEMENT = "710000000001"
-CENTRAL_OUTPUTS = {
-    "EventBusArn",
-    "EventBusName",
-    "BufferQueueUrl",
-    "BufferQueueArn",
-    "DeadLetterQueueUrl",
-    "DeadLetterQueueArn",
-    "RuleDeadLetterQueueUrl",
-    "FunctionName",
-    "FunctionRoleArn",
-    "TokenSecretArn",
-    "ArchiveArn",
-    "IdempotencyTableName",
-}
 MEMBER_OUTPUTS = {"RuleArn", "ForwarderRoleArn", "DeadLetterQueueUrl", "DeadLetterQueueArn"}
 CONTRACT_VARIABLES = {
     constants.PANTHER_URL,
@@ -253,7 +240,7 @@ def test_every_stack_and_resource_is_real(deployment: dict[str, Any]) -> None:
 def test_central_outputs_and_function_environment_follow_the_contract(deployment: dict[str, Any]) -> None:
     accounts, central = deployment["accounts"], deployment["central"]
     out = outputs(deployment["central_stack"])
-    assert set(out) >= CENTRAL_OUTPUTS
+    assert set(out) >= set(CENTRAL_OUTPUTS)
     function = accounts.client("lambda", central).get_function_configuration(FunctionName=out["FunctionName"])
     variables = function["Environment"]["Variables"]
     assert set(variables) >= CONTRACT_VARIABLES

@@ -12,6 +12,7 @@ import pytest
 from cfnlint.decode import decode_str
 from moto.events.models import EventPattern
 
+from e2p.deployment import CENTRAL_OUTPUTS
 from handler import constants
 from handler.config import load_settings
 from handler.exceptions import TokenUnavailableError
@@ -46,20 +47,6 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "ArchiveRetentionDays": "7",
     "LogRetentionDays": "30",
     "IdempotencyEnabled": "true",
-}
-CONTRACT_OUTPUTS = {
-    "EventBusArn",
-    "EventBusName",
-    "BufferQueueUrl",
-    "BufferQueueArn",
-    "DeadLetterQueueUrl",
-    "DeadLetterQueueArn",
-    "RuleDeadLetterQueueUrl",
-    "FunctionName",
-    "FunctionRoleArn",
-    "TokenSecretArn",
-    "ArchiveArn",
-    "IdempotencyTableName",
 }
 REQUIRED_ENVIRONMENT = {
     constants.PANTHER_URL,
@@ -182,7 +169,8 @@ def test_parameter_patterns(template: dict[str, Any], name: str, value: str, acc
 
 
 def test_outputs_of_the_contract(template: dict[str, Any]) -> None:
-    assert set(template["Outputs"]) == CONTRACT_OUTPUTS
+    # Exactly what the CLI reads: the contract between the template and `e2p`.
+    assert set(template["Outputs"]) == set(CENTRAL_OUTPUTS)
     outputs = {name: spec["Value"] for name, spec in template["Outputs"].items()}
     assert outputs["TokenSecretArn"] == {"Ref": "TokenSecret"}
     assert outputs["DeadLetterQueueUrl"] == {"Ref": "BufferDeadLetterQueue"}
