@@ -9,7 +9,7 @@ leaves its account, by design, and would prove nothing about delivery. Events of
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
@@ -75,11 +75,6 @@ def plan_emissions(
                 sample = next(global_) if region == GLOBAL_REGION and len(plan) % 3 == 0 else None
                 plan.append(Emission(account, region, sample or next(regional)))
     return plan
-
-
-def chunks(items: Sequence[Emission], size: int) -> Iterator[Sequence[Emission]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def emit_all(
