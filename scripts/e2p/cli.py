@@ -8,6 +8,7 @@ from e2p.commands import (
     bench_cmd,
     demo_cmd,
     deploy_cmd,
+    load_cmd,
     map_cmd,
     replay_cmd,
     send_test_event_cmd,
@@ -30,3 +31,4 @@ main.add_command(send_test_event_cmd.send_test_event_command)
 main.add_command(replay_cmd.replay_command)
 main.add_command(teardown_cmd.teardown_command)
 main.add_command(demo_cmd.demo_command)
+main.add_command(load_cmd.load_command)

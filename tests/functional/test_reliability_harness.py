@@ -1,7 +1,8 @@
 """Shared pieces of the handler-level reliability, idempotency and security tests (no tests here).
 
 - `aws_world()`: moto with the token secret, the handler's dead-letter queue and the idempotency
-  table (the central stack's shape: partition key `id`, TTL attribute `expiration`).
+  table (the central stack's shape: partition key `id`, TTL attribute `expiration`); built by
+  e2p.load.world, which `e2p load` shares (as it does Context, AwsWorld and settings_for).
 - `SqsLoop`: stands for the SQS event source mapping. Batches of records go to the handler; the
   records returned in batchItemFailures come back with their receive count raised; a batch whose
   invocation raised comes back whole; a record received MAX_RECEIVE_COUNT times and returned again
@@ -21,12 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-from moto import mock_aws
-
+from e2p.load import world as load_world
+from e2p.load.world import (  # noqa: F401 -- REGION, TABLE, Context, ... re-exported to the tests
+    REGION,
+    TABLE,
+    AwsWorld,
+    Context,
+    create_idempotency_table,
+    settings_for,
+)
 from e2p.local import LocalPanther
-from handler import constants as env
-from handler.config import Settings, load_settings
+from handler.config import Settings
 from handler.counters import Count, Counters
 from handler.dead_letter import DeadLetterQueue
 from handler.delivery import Dispatcher, PantherClient, Sender, build_session
@@ -39,68 +45,15 @@ from handler.runtime import Runtime
 from handler.token import SecretsManagerToken
 
 EVENTS = Path(__file__).parents[1] / "events"
-REGION = "us-east-1"
 TOKEN = "tok-" + uuid.uuid4().hex  # unique per run, so a leak cannot be a coincidence
-TABLE = "e2p-idempotency"
 MAX_RECEIVE_COUNT = 5
-
-
-class Context:
-    """The part of the Lambda context the handler reads."""
-
-    def __init__(self, remaining_ms: int = 30_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@dataclass(frozen=True)
-class AwsWorld:
-    secret_arn: str
-    dlq_url: str
-    table: str
-    session: Any  # boto3.Session
-
-
-def create_idempotency_table(client: Any, name: str = TABLE) -> None:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
-    )
 
 
 @contextmanager
 def aws_world(secret_value: str | None = None) -> Iterator[AwsWorld]:
     """Call with the conftest's fake credentials in place (every test has them)."""
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        secret = session.client("secretsmanager").create_secret(
-            Name="panther-token", SecretString=secret_value or json.dumps({"token": TOKEN})
-        )
-        dlq = session.client("sqs").create_queue(QueueName="e2p-dlq")["QueueUrl"]
-        create_idempotency_table(session.client("dynamodb"))
-        yield AwsWorld(secret["ARN"], dlq, TABLE, session)
-
-
-def settings_for(world: AwsWorld, panther_url: str, *, idempotency: bool = True, **extra: str) -> Settings:
-    return load_settings(
-        {
-            env.PANTHER_URL: panther_url,
-            env.ALLOW_INSECURE_HTTP: "true" if panther_url.startswith("http://") else "false",
-            env.TOKEN_SECRET_ID: world.secret_arn,
-            env.DEAD_LETTER_QUEUE_URL: world.dlq_url,
-            env.IDEMPOTENCY_TABLE: world.table if idempotency else "",
-            env.READ_TIMEOUT_SECONDS: "2",
-            env.MAX_ATTEMPTS: "3",
-            **extra,
-        }
-    )
+    with load_world.aws_world(TOKEN, secret_value=secret_value) as world:
+        yield world
 
 
 def drain_dead_letters(world: AwsWorld) -> list[dict[str, Any]]:
