@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-SDK_LOGGERS: Final = ("botocore", "boto3", "urllib3")
+# urllib3 is not capped: its DEBUG lines name the URL and status only, never headers or bodies.
+SDK_LOGGERS: Final = ("botocore", "boto3")
 
 
 def cap_sdk_debug_logging() -> None:
