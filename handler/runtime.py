@@ -6,6 +6,8 @@ creates its own.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,8 +42,20 @@ IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
 )
 
 
-def build_runtime(settings: Settings, session: Any = None) -> Runtime:
-    """`session` is a boto3.Session (the function's own credentials when None)."""
+def build_runtime(
+    settings: Settings,
+    session: Any = None,
+    *,
+    wrap_sender: Callable[[Sender], Sender] | None = None,
+    directory: AccountDirectory | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Runtime:
+    """`session` is a boto3.Session (the function's own credentials when None).
+
+    The keyword arguments are for tests and the local tools: `wrap_sender` goes between the
+    idempotency ledger and the Panther client (where a crash or a scripted failure is injected),
+    `directory` replaces the one the settings describe, `sleep` is the client's wait between attempts.
+    """
     import boto3
 
     cap_sdk_debug_logging()
@@ -64,8 +78,9 @@ def build_runtime(settings: Settings, session: Any = None) -> Runtime:
         read_timeout_s=settings.read_timeout_seconds,
         max_attempts=settings.max_attempts,
         verify=settings.tls_verify,
+        sleep=sleep,
     )
-    sender: Sender = client
+    sender: Sender = wrap_sender(client) if wrap_sender else client
     ledgered: LedgeredSender | None = None
     if settings.idempotency_table:
         ledger = DynamoDBLedger(
@@ -73,9 +88,9 @@ def build_runtime(settings: Settings, session: Any = None) -> Runtime:
             settings.idempotency_table,
             settings.idempotency_ttl_seconds,
         )
-        sender = ledgered = LedgeredSender(client, ledger)
+        sender = ledgered = LedgeredSender(sender, ledger)
     dispatcher = Dispatcher(sender, settings.delivery_concurrency)
-    directory = build_directory(
+    directory = directory or build_directory(
         role_arn=settings.org_lookup_role_arn or None,
         accounts_file=settings.accounts_file or None,
         file_mode=settings.accounts_file_mode.value,

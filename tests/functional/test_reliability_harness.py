@@ -34,15 +34,11 @@ from e2p.load.world import (  # noqa: F401 -- REGION, TABLE, Context, ... re-exp
 from e2p.local import LocalPanther
 from handler.config import Settings
 from handler.counters import Count, Counters
-from handler.dead_letter import DeadLetterQueue
-from handler.delivery import Dispatcher, PantherClient, Sender, build_session
+from handler.delivery import Sender
 from handler.delivery.outcome import DeliveryOutcome
-from handler.enrichment.build import build_directory
 from handler.enrichment.directory import AccountDirectory
-from handler.idempotency import DynamoDBLedger, LedgeredSender
-from handler.pipeline import BatchReport, Pipeline
-from handler.runtime import Runtime
-from handler.token import SecretsManagerToken
+from handler.pipeline import BatchReport
+from handler.runtime import Runtime, build_runtime
 
 EVENTS = Path(__file__).parents[1] / "events"
 TOKEN = "tok-" + uuid.uuid4().hex  # unique per run, so a leak cannot be a coincidence
@@ -227,37 +223,10 @@ def assembled_runtime(
     directory: AccountDirectory | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Runtime:
-    """The runtime build_runtime makes, assembled from the same public parts, with `wrap` put
-    between the ledger and the Panther client (where a crash or a scripted failure is injected)
-    and, when given, another account directory and the client's sleep between attempts."""
-    session = world.session
-    tokens = SecretsManagerToken(
-        session.client("secretsmanager"), settings.token_secret_id, settings.token_cache_seconds
-    )
-    client = PantherClient(
-        build_session(settings.delivery_concurrency),
-        settings.panther_url,
-        tokens,
-        connect_timeout_s=settings.connect_timeout_seconds,
-        read_timeout_s=settings.read_timeout_seconds,
-        max_attempts=settings.max_attempts,
-        verify=settings.tls_verify,
-        sleep=sleep,
-    )
-    sender: Sender = wrap(client) if wrap else client
-    ledgered = None
-    if settings.idempotency_table:
-        ledger = DynamoDBLedger(
-            session.client("dynamodb"), settings.idempotency_table, settings.idempotency_ttl_seconds
-        )
-        sender = ledgered = LedgeredSender(sender, ledger)
-    dispatcher = Dispatcher(sender, settings.delivery_concurrency)
-    directory = directory or build_directory(
-        role_arn=None, accounts_file=None, ttl_s=settings.account_cache_seconds
-    )
-    dead_letters = DeadLetterQueue(session.client("sqs"), settings.dead_letter_queue_url)
-    pipeline = Pipeline(directory, dispatcher, dead_letters, idempotency=ledgered)
-    return Runtime(settings, pipeline, directory, dispatcher)
+    """The function's runtime with `wrap` put between the ledger and the Panther client (where a
+    crash or a scripted failure is injected) and, when given, another account directory and the
+    client's sleep between attempts."""
+    return build_runtime(settings, world.session, wrap_sender=wrap, directory=directory, sleep=sleep)
 
 
 # ---------------------------------------------------------------- senders that misbehave on purpose
