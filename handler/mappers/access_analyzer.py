@@ -15,6 +15,7 @@ from handler.alert import Alert, Filtered
 from handler.envelope import Envelope
 from handler.mappers import json_values as jv
 from handler.mappers.arn import short_name
+from handler.mappers.finding_labels import finding_identifier
 from handler.mappers.registry import mapper
 from handler.mappers.stable_text import stable
 from handler.severity import Severity
@@ -71,7 +72,7 @@ def access_analyzer_finding(envelope: Envelope) -> Sequence[Alert] | Filtered:
             tag=TAG,
             resource=resource,
             resource_arn=full,
-            identifier=f"{finding_id}:{int(severity)}" if finding_id else None,
+            identifier=finding_identifier(finding_id, severity),
             external_id=finding_id,
             fields=jv.present(
                 {

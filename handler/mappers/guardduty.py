@@ -19,7 +19,7 @@ from typing import Any, Final
 from handler.alert import Alert, Filtered
 from handler.envelope import Envelope
 from handler.mappers import json_values as jv
-from handler.mappers.finding_labels import sample_prefix
+from handler.mappers.finding_labels import finding_identifier, other_account_suffix, sample_prefix
 from handler.mappers.registry import mapper
 from handler.mappers.stable_text import stable
 from handler.severity import Severity
@@ -94,15 +94,14 @@ def finding_alert(envelope: Envelope, finding: Mapping[str, Any]) -> Alert:
     is_sample = bool(jv.flag(jv.at(service, "additionalInfo", "sample")))
     account_id = jv.text(finding.get("accountId"))
     region = jv.text(finding.get("region")) or envelope.region
-    if account_id and account_id != envelope.account:
-        summary += f" in account {account_id}"
+    summary += other_account_suffix(account_id, envelope.account)
     key = arn or finding_id
     return Alert(
         summary=stable(sample_prefix(is_sample) + summary),
         severity=severity,
         tag=TAG,
         resource=resource,
-        identifier=f"{key}:{int(severity)}" if key else None,
+        identifier=finding_identifier(key, severity),
         external_id=arn or finding_id,
         fields=jv.present(
             {

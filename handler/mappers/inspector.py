@@ -17,7 +17,7 @@ from handler.alert import Alert, Filtered
 from handler.envelope import Envelope
 from handler.mappers import json_values as jv
 from handler.mappers.arn import short_name
-from handler.mappers.finding_labels import severity_for_label
+from handler.mappers.finding_labels import finding_identifier, other_account_suffix, severity_for_label
 from handler.mappers.registry import mapper
 from handler.mappers.stable_text import stable
 from handler.severity import Severity
@@ -55,8 +55,7 @@ def inspector_finding(envelope: Envelope) -> Sequence[Alert] | Filtered:
     title = (jv.text(detail.get("title")) or jv.text(detail.get("type")) or "Inspector finding").rstrip(".")
     summary = f"{title} on {resource}" if resource and resource not in title else title
     account_id = jv.text(detail.get("awsAccountId"))
-    if account_id and account_id != envelope.account:
-        summary += f" in account {account_id}"
+    summary += other_account_suffix(account_id, envelope.account)
     arn = jv.text(detail.get("findingArn"))
     return [
         Alert(
@@ -65,7 +64,7 @@ def inspector_finding(envelope: Envelope) -> Sequence[Alert] | Filtered:
             tag=TAG,
             resource=resource,
             resource_arn=full,
-            identifier=f"{arn}:{int(severity)}" if arn else None,
+            identifier=finding_identifier(arn, severity),
             external_id=arn,
             fields=jv.present(
                 {

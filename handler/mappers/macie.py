@@ -15,7 +15,12 @@ from typing import Final
 from handler.alert import Alert, Filtered
 from handler.envelope import Envelope
 from handler.mappers import json_values as jv
-from handler.mappers.finding_labels import sample_prefix, severity_for_label
+from handler.mappers.finding_labels import (
+    finding_identifier,
+    other_account_suffix,
+    sample_prefix,
+    severity_for_label,
+)
 from handler.mappers.registry import mapper
 from handler.mappers.stable_text import stable
 from handler.severity import Severity
@@ -46,8 +51,7 @@ def macie_finding(envelope: Envelope) -> Sequence[Alert] | Filtered:
     title = (jv.text(detail.get("title")) or jv.text(detail.get("type")) or "Macie finding").rstrip(".")
     summary = f"{title}: {bucket}" if bucket and bucket not in title else title
     account_id = jv.text(detail.get("accountId"))
-    if account_id and account_id != envelope.account:
-        summary += f" in account {account_id}"
+    summary += other_account_suffix(account_id, envelope.account)
     finding_id = jv.text(detail.get("id"))
     return [
         Alert(
@@ -56,7 +60,7 @@ def macie_finding(envelope: Envelope) -> Sequence[Alert] | Filtered:
             tag=TAG,
             resource=bucket,
             resource_arn=bucket_arn,
-            identifier=f"{finding_id}:{int(severity)}" if finding_id else None,
+            identifier=finding_identifier(finding_id, severity),
             external_id=finding_id,
             fields=jv.present(
                 {
@@ -92,7 +96,7 @@ def macie_classic_alert(envelope: Envelope) -> Sequence[Alert] | Filtered:
             summary=stable(f"Macie alert: {name}"),
             severity=severity,
             tag=TAG,
-            identifier=f"{alert_arn}:{int(severity)}" if alert_arn else None,
+            identifier=finding_identifier(alert_arn, severity),
             external_id=alert_arn,
             fields=jv.present(
                 {

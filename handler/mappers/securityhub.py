@@ -20,7 +20,12 @@ from handler.alert import Alert, Filtered
 from handler.envelope import Envelope
 from handler.mappers import json_values as jv
 from handler.mappers.arn import short_name
-from handler.mappers.finding_labels import sample_prefix, severity_for_label
+from handler.mappers.finding_labels import (
+    finding_identifier,
+    other_account_suffix,
+    sample_prefix,
+    severity_for_label,
+)
 from handler.mappers.registry import mapper
 from handler.mappers.stable_text import stable
 from handler.severity import Severity
@@ -84,8 +89,7 @@ def finding_alert(envelope: Envelope, finding: Mapping[str, Any]) -> Alert:
     resource, resource_full, resource_type = _first_resource(finding)
     summary = title if not resource or resource in title else f"{title}: {resource}"
     account_id = jv.text(finding.get("AwsAccountId"))
-    if account_id and account_id != envelope.account:
-        summary += f" in account {account_id}"
+    summary += other_account_suffix(account_id, envelope.account)
     finding_id = jv.text(finding.get("Id"))
     types = jv.texts(finding.get("Types"))
     compliance = jv.mapping(finding.get("Compliance"))
@@ -95,7 +99,7 @@ def finding_alert(envelope: Envelope, finding: Mapping[str, Any]) -> Alert:
         tag=TAG,
         resource=resource,
         resource_arn=resource_full,
-        identifier=f"{finding_id}:{int(severity)}" if finding_id else None,
+        identifier=finding_identifier(finding_id, severity),
         external_id=finding_id,
         fields=jv.present(
             {
