@@ -119,7 +119,6 @@ class LocalFunction:
         self, deployed: DeployedFunction, function_session: boto3.Session, endpoint_url: str
     ) -> None:
         self.deployed = deployed
-        self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
         # event id -> the action of the handler's last decision about it ("ack", "retry", ...)
         self.outcomes: dict[str, str] = {}
