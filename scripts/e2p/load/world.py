@@ -15,6 +15,7 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 
+from e2p.local.fidelity import dynamodb
 from handler import constants as env
 from handler.config import Settings, load_settings
 
@@ -78,6 +79,7 @@ def fake_aws_environment() -> Iterator[None]:
 def aws_world(token: str, *, secret_value: str | None = None, idempotency: bool = True) -> Iterator[AwsWorld]:
     """moto with the secret holding `token` (or `secret_value` verbatim), the DLQ and, with
     `idempotency`, the table (AwsWorld.table is "" without it). Call with fake credentials in place."""
+    dynamodb.install()  # the ledger's claims race from delivery threads: moto must write atomically
     with mock_aws():
         session = boto3.Session(region_name=REGION)
         secret = session.client("secretsmanager").create_secret(

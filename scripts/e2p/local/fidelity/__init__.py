@@ -15,10 +15,11 @@ _lock = threading.Lock()
 
 
 def install_core() -> None:
-    """Install the EventBridge, SQS and Lambda patches (idempotent, thread-safe)."""
-    from e2p.local.fidelity import awslambda, events, sqs
+    """Install the EventBridge, SQS, Lambda and DynamoDB patches (idempotent, thread-safe)."""
+    from e2p.local.fidelity import awslambda, dynamodb, events, sqs
 
     with _lock:
+        dynamodb.install()
         events.install()
         awslambda.install()
         sqs.install()
