@@ -74,8 +74,19 @@ IN_PROGRESS_FALLBACK_S: Final = 900.0
 # function (a replaced stack resource) still finds the records of its predecessor.
 KEY_PREFIX: Final = "e2p-delivery"
 HASH_FUNCTION: Final = "sha256"
-# A record can vanish or expire between the conditional put and the read of the old one.
+# A record can vanish or expire between the conditional put and the read of the old one, and a
+# throttled put is tried again: together at most this many puts per claim.
 CLAIM_TRIES: Final = 3
+# complete and release are plain writes: trying them again after any error is harmless.
+WRITE_TRIES: Final = 2
+RETRY_PAUSE_S: Final = 0.05
+# DynamoDB answers these before applying anything: a conditional put may be sent again. After any
+# other error (a timeout, a reset connection, a 500) the put may have been applied with its answer
+# lost; sent again, it would find its own record and take it for another invocation's, leaving the
+# message blocked until the claim expires. The runtime's client therefore retries nothing itself.
+_NOT_APPLIED_CODES: Final = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 _DATA_KEY: Final = "message"
 _MS_PER_S: Final = 1000
 
@@ -165,8 +176,17 @@ class DynamoDBLedger:
     """The ledger on powertools' DynamoDB persistence layer (records: id, status, expiration,
     in_progress_expiration, data). Thread-safe: the delivery workers share it."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str, ttl_s: int) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        ttl_s: int,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """`client` should not retry by itself (botocore `max_attempts` 1): see _NOT_APPLIED_CODES."""
         self._table_name = table_name
+        self._sleep = sleep
         self._store = DynamoDBPersistenceLayer(table_name, boto3_client=client)
         # No local cache: powertools' LRU cache is not thread-safe, and a record is read once per
         # message attempt anyway.
@@ -180,12 +200,15 @@ class DynamoDBLedger:
 
     def claim(self, key: str, hold_ms: int) -> Claim:
         data = {_DATA_KEY: key}
-        for _ in range(CLAIM_TRIES):
+        for attempt in range(1, CLAIM_TRIES + 1):
             try:
                 self._store.save_inprogress(data, remaining_time_in_millis=max(hold_ms, 0))
             except IdempotencyItemAlreadyExistsError as exc:
                 record = exc.old_data_record or self._read(data)
             except _STORE_ERRORS as exc:
+                if _not_applied(exc) and attempt < CLAIM_TRIES:
+                    self._sleep(RETRY_PAUSE_S * attempt)
+                    continue
                 raise LedgerUnavailableError(f"claim in {self._table_name}: {_describe(exc)}") from exc
             else:
                 return Claim.CLAIMED
@@ -200,16 +223,21 @@ class DynamoDBLedger:
         return Claim.BUSY
 
     def complete(self, key: str, status: DeliveryStatus) -> None:
-        try:
-            self._store.save_success({_DATA_KEY: key}, {"status": status.value})
-        except _STORE_ERRORS as exc:
-            raise LedgerUnavailableError(f"complete in {self._table_name}: {_describe(exc)}") from exc
+        self._write("complete", lambda: self._store.save_success({_DATA_KEY: key}, {"status": status.value}))
 
     def release(self, key: str) -> None:
-        try:
-            self._store.delete_record({_DATA_KEY: key}, _NotDeliveredError())
-        except _STORE_ERRORS as exc:
-            raise LedgerUnavailableError(f"release in {self._table_name}: {_describe(exc)}") from exc
+        self._write("release", lambda: self._store.delete_record({_DATA_KEY: key}, _NotDeliveredError()))
+
+    def _write(self, step: str, write: Callable[[], None]) -> None:
+        for attempt in range(1, WRITE_TRIES + 1):
+            try:
+                write()
+            except _STORE_ERRORS as exc:
+                if attempt < WRITE_TRIES:
+                    self._sleep(RETRY_PAUSE_S * attempt)
+                    continue
+                raise LedgerUnavailableError(f"{step} in {self._table_name}: {_describe(exc)}") from exc
+            return
 
     def _read(self, data: dict[str, Any]) -> DataRecord | None:
         try:
@@ -233,6 +261,10 @@ def _held(record: DataRecord | None) -> Claim | None:
     if expiry_ms is not None and expiry_ms < time.time() * _MS_PER_S:
         return None
     return Claim.BUSY
+
+
+def _not_applied(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _NOT_APPLIED_CODES
 
 
 def _describe(exc: BaseException) -> str:

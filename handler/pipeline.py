@@ -1,7 +1,7 @@
 """One SQS batch through map -> enrich -> deliver, and the decision for every record.
 
-A record never affects another: each one is parsed, mapped and decided on its own, and the only
-shared step is the concurrent delivery of all the batch's messages.
+A record never affects another: each one is parsed, mapped and decided on its own. Its messages go
+to the dispatcher as soon as it is mapped (one worker, in order), while the next records are mapped.
 
 With idempotency on (E2P_IDEMPOTENCY_TABLE, wired by the runtime), every message body carries its
 idempotency key (handler.idempotency) to the dispatcher, whose sender consults the ledger.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -35,9 +36,9 @@ class AccountDirectory(Protocol):
 
 
 class Dispatcher(Protocol):
-    def deliver_all(
-        self, items: Sequence[tuple[str, bytes]], deadline: float | None
-    ) -> list[DeliveryOutcome]: ...
+    def submit(
+        self, correlation_id: str, bodies: Sequence[bytes], deadline: float | None
+    ) -> Future[list[DeliveryOutcome]]: ...
 
 
 class DeadLetterSink(Protocol):
@@ -67,6 +68,7 @@ class _Work:
     event_id: str = "-"
     decision: Decision | None = None
     bodies: list[bytes] = field(default_factory=list)
+    delivery: Future[list[DeliveryOutcome]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +101,15 @@ class Pipeline:
     def process(self, records: Sequence[Record], deadline: float | None) -> BatchReport:
         counters = Counters()
         counters.add(Count.RECEIVED, len(records))
-        work = [self._prepare(record, counters) for record in records]
-        self._deliver(work, deadline, counters)
+        work: list[_Work] = []
+        for record in records:
+            item = self._prepare(record, counters)
+            if item.decision is None and item.bodies:
+                # Delivery starts now, while the next records are mapped: mapping a large batch
+                # first would leave Panther idle for that long on every invocation.
+                item.delivery = self._dispatcher.submit(item.record.message_id, item.bodies, deadline)
+            work.append(item)
+        self._collect(work, counters)
         return self._finish(work, counters)
 
     def _prepare(self, record: Record, counters: Counters) -> _Work:
@@ -136,12 +145,12 @@ class Pipeline:
         counters.add(Count.MESSAGES, len(item.bodies))
         return item
 
-    def _deliver(self, work: list[_Work], deadline: float | None, counters: Counters) -> None:
-        pending = [item for item in work if item.decision is None]
-        items = [(item.record.message_id, body) for item in pending for body in item.bodies]
-        outcomes = iter(self._dispatcher.deliver_all(items, deadline) if items else [])
-        for item in pending:
-            mine = [next(outcomes) for _ in item.bodies]
+    def _collect(self, work: list[_Work], counters: Counters) -> None:
+        for item in work:
+            if item.decision is not None:
+                continue
+            # A worker only raises on a bug: let it fail the invocation, so SQS retries the batch.
+            mine = item.delivery.result() if item.delivery is not None else []
             for outcome in mine:
                 _count_outcome(outcome, counters)
             # A message skipped as already delivered is DELIVERED: it counts as done here.

@@ -37,8 +37,10 @@ class Runtime:
 # The idempotency store must never hold deliveries up: DynamoDB answers in milliseconds, so short
 # timeouts and few retries turn an outage into a quick error (and a delivery without the ledger)
 # instead of botocore's defaults (60 s timeouts, DynamoDB's 10 legacy attempts) eating the deadline.
+# No retries by botocore: a claim is a conditional put, and one sent again after a lost answer
+# finds its own record. The ledger retries what is safe (handler.idempotency).
 IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
-    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 2}
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 1}
 )
 
 

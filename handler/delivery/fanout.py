@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Final, Protocol
 
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
@@ -37,6 +37,15 @@ class Dispatcher:
     def __repr__(self) -> str:
         return f"Dispatcher(client={self._client!r}, concurrency={self._concurrency})"
 
+    def submit(
+        self, correlation_id: str, bodies: Sequence[bytes], deadline: float | None
+    ) -> Future[list[DeliveryOutcome]]:
+        """Start delivering one correlation id's messages, in order, on one worker; the future
+        gives one outcome per body. The pipeline submits each record as soon as it is mapped, so
+        the first requests are in flight while the rest of the batch is still being mapped.
+        The future only raises on a bug in a worker."""
+        return self._pool.submit(self._deliver_group, correlation_id, bodies, deadline)
+
     def deliver_all(
         self, items: Sequence[tuple[str, bytes]], deadline: float | None
     ) -> list[DeliveryOutcome]:
@@ -45,33 +54,33 @@ class Dispatcher:
         for index, (correlation_id, _body) in enumerate(items):
             groups.setdefault(correlation_id, []).append(index)
         futures = [
-            self._pool.submit(self._deliver_group, items, indexes, deadline) for indexes in groups.values()
+            (indexes, self.submit(items[indexes[0]][0], [items[i][1] for i in indexes], deadline))
+            for indexes in groups.values()
         ]
         outcomes: dict[int, DeliveryOutcome] = {}
-        for future in futures:
+        for indexes, future in futures:
             # A worker only raises on a bug; let it surface so the whole batch is retried by SQS.
-            outcomes.update(future.result())
+            outcomes.update(zip(indexes, future.result(), strict=True))
         return [outcomes[index] for index in range(len(items))]
 
     def _deliver_group(
-        self, items: Sequence[tuple[str, bytes]], indexes: list[int], deadline: float | None
-    ) -> dict[int, DeliveryOutcome]:
-        results: dict[int, DeliveryOutcome] = {}
+        self, correlation_id: str, bodies: Sequence[bytes], deadline: float | None
+    ) -> list[DeliveryOutcome]:
+        results: list[DeliveryOutcome] = []
         blocked = False
-        for index in indexes:
-            correlation_id, body = items[index]
+        for body in bodies:
             if blocked:
                 # Sending later messages of the event now would put them before the earlier one,
                 # which comes back with the record's redelivery.
-                results[index] = DeliveryOutcome(DeliveryStatus.RETRYABLE, 0, None, SKIPPED_REASON, 0.0)
+                results.append(DeliveryOutcome(DeliveryStatus.RETRYABLE, 0, None, SKIPPED_REASON, 0.0))
                 continue
             outcome = self._client.send(body, correlation_id, deadline)
-            results[index] = outcome
+            results.append(outcome)
             blocked = outcome.status is DeliveryStatus.RETRYABLE
         if blocked:
             logger.warning(
                 "Panther delivery stopped for this correlation id after a retryable failure",
-                extra={"correlation_id": items[indexes[0]][0], "messages": len(indexes)},
+                extra={"correlation_id": correlation_id, "messages": len(bodies)},
             )
         return results
 

@@ -64,6 +64,7 @@ FUNCTION_SETTINGS: Final[Mapping[str, FunctionSetting]] = {
     "batch_size": _int_setting("BatchSize", 1, 10000),
     "maximum_batching_window_seconds": _int_setting("MaximumBatchingWindowInSeconds", 0, 300),
     "maximum_concurrency": _int_setting("MaximumConcurrency", 2, 1000),
+    "delivery_concurrency": _int_setting("DeliveryConcurrency", 1, 64),
     "reserved_concurrency": _int_setting("ReservedConcurrency", 1, 10000),
     "max_receive_count": _int_setting("MaxReceiveCount", 1, 1000),
     "memory_size": _int_setting("FunctionMemorySize", 128, 10240),

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from e2p.bench.corpus import CorpusChoice, load_corpus
-from e2p.bench.cost import cost_per_million, gb_s_per_million
+from e2p.bench.cost import cost_per_million, gb_s_per_million, lambda_seconds_per_event
 from e2p.bench.workload import accounts_for, build_workload, sqs_events, write_accounts_file
 from e2p.cli import main
 from handler.enrichment.static_file import StaticFileSource
@@ -90,3 +90,12 @@ def test_plain_http_url_is_refused() -> None:
     )
     assert result.exit_code == 2
     assert "https" in result.output
+
+
+def test_lambda_time_per_event_is_the_longer_of_wall_and_cpu_at_the_memory_share() -> None:
+    # 256 MB is 256/1769 of a vCPU: 1 ms of CPU here takes ~6.9 ms there, longer than 3 ms of waiting
+    assert lambda_seconds_per_event(256, 0.003, 0.001) == pytest.approx(0.001 * 1769 / 256)
+    # at 1,769 MB the same event waits longer than it computes
+    assert lambda_seconds_per_event(1769, 0.003, 0.001) == pytest.approx(0.003)
+    # past one vCPU the single interpreter lock gains nothing
+    assert lambda_seconds_per_event(10240, 0.0001, 0.001) == pytest.approx(0.001)

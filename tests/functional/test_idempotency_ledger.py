@@ -10,11 +10,20 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 from test_reliability_harness import REGION, TABLE, create_idempotency_table
 
-from handler.delivery.outcome import DeliveryStatus
-from handler.idempotency import Claim, DynamoDBLedger, LedgerUnavailableError
+from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
+from handler.idempotency import (
+    CLAIM_TRIES,
+    Claim,
+    DynamoDBLedger,
+    KeyedBody,
+    LedgeredSender,
+    LedgerUnavailableError,
+)
+from handler.runtime import IDEMPOTENCY_CLIENT_CONFIG
 
 pytestmark = pytest.mark.functional
 
@@ -108,3 +117,73 @@ def test_an_unreachable_store_fails_fast_as_unavailable() -> None:
     )
     with pytest.raises(LedgerUnavailableError, match="EndpointConnectionError"):
         DynamoDBLedger(client, TABLE, DAY_S).claim("evt#0", LIVE_HOLD_MS)
+
+
+class LosesAnswers:
+    """A DynamoDB client whose next `put_item` calls fail as told: `lost` applies the write and
+    then raises a read timeout (the answer never came back), `throttled` refuses it unapplied."""
+
+    def __init__(self, client: Any, *failures: str) -> None:
+        self._client = client
+        self.failures = list(failures)
+        self.puts = 0
+
+    def put_item(self, **request: Any) -> Any:
+        self.puts += 1
+        failure = self.failures.pop(0) if self.failures else None
+        if failure == "throttled":
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+        answer = self._client.put_item(**request)
+        if failure == "lost":
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class CountingSender:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, body: bytes, correlation_id: str, deadline: float | None = None) -> DeliveryOutcome:
+        self.sent += 1
+        return DeliveryOutcome(DeliveryStatus.DELIVERED, 1, 200, "HTTP 200", 1.0)
+
+
+def test_a_claim_whose_answer_was_lost_is_not_taken_for_another_invocations(dynamodb: Any) -> None:
+    # GIVEN a claim that DynamoDB applied but whose answer was lost. Sent again (botocore's retry,
+    # which the runtime's client no longer does), the put found its own record: the message was
+    # then left "in progress elsewhere" until the invocation's deadline (seen in the local demo).
+    lossy = LosesAnswers(dynamodb, "lost")
+    ledger = DynamoDBLedger(lossy, TABLE, DAY_S)
+    sender = CountingSender()
+    body = KeyedBody(b"{}", "evt#0")
+    # WHEN the ledgered sender delivers the message
+    outcome = LedgeredSender(sender, ledger).send(body, "msg-1", time.monotonic() + 60)
+    # THEN the claim is not repeated, the message goes out once and its record is completed
+    assert lossy.puts == 1
+    assert outcome.status is DeliveryStatus.DELIVERED and sender.sent == 1
+    assert [item["status"]["S"] for item in items(dynamodb)] == ["COMPLETED"]
+    # AND a second copy of the event is skipped, not sent
+    assert LedgeredSender(sender, DynamoDBLedger(dynamodb, TABLE, DAY_S)).send(body, "msg-2").attempts == 0
+    assert sender.sent == 1
+
+
+def test_a_throttled_claim_is_tried_again(dynamodb: Any) -> None:
+    # DynamoDB refuses a throttled put before applying it: trying again cannot find our own record.
+    pauses: list[float] = []
+    lossy = LosesAnswers(dynamodb, "throttled", "throttled")
+    ledger = DynamoDBLedger(lossy, TABLE, DAY_S, sleep=pauses.append)
+    assert ledger.claim("evt#0", LIVE_HOLD_MS) is Claim.CLAIMED
+    assert lossy.puts == 3 and len(pauses) == 2
+    # always throttled: unavailable after CLAIM_TRIES puts, never a silent BUSY
+    always = LosesAnswers(dynamodb, *["throttled"] * CLAIM_TRIES)
+    with pytest.raises(LedgerUnavailableError, match="ProvisionedThroughputExceededException"):
+        DynamoDBLedger(always, TABLE, DAY_S, sleep=pauses.append).claim("evt#1", LIVE_HOLD_MS)
+    assert always.puts == CLAIM_TRIES
+
+
+def test_the_ledger_client_leaves_retries_to_the_ledger() -> None:
+    assert IDEMPOTENCY_CLIENT_CONFIG.retries == {"mode": "standard", "max_attempts": 1}

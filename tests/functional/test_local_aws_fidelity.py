@@ -1404,6 +1404,42 @@ def test_a_no_echo_parameter_is_masked(aws: Aws, moto_aws: Aws) -> None:
     assert plain["Parameters"] == [{"ParameterKey": "Token", "ParameterValue": "s3cr3t-value"}]
 
 
+def test_function_environment_variables_are_strings(aws: Aws, moto_aws: Aws) -> None:
+    # CloudFormation hands a String property the string: `!Ref` of a Number parameter, a bare
+    # number or boolean of the template. The handler parses E2P_* variables from strings.
+    account = account_id(next(_managements))
+    template = {
+        "Parameters": {"Concurrency": {"Type": "Number", "Default": 16}},
+        "Resources": {
+            "Role": ROLE_TEMPLATE["Resources"]["Role"],
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.12",
+                    "Handler": "app.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"ZipFile": "x"},
+                    "Environment": {
+                        "Variables": {"N": {"Ref": "Concurrency"}, "FLAG": True, "RATIO": 0.5, "NAME": "x"}
+                    },
+                },
+            },
+        },
+        "Outputs": {"Name": {"Value": {"Ref": "Function"}}},
+    }
+    expected = {"N": "16", "FLAG": "true", "RATIO": "0.5", "NAME": "x"}
+    stack = create_stack(aws, account, template, Capabilities=["CAPABILITY_IAM"])
+    configuration = aws.client("lambda", account).get_function_configuration(
+        FunctionName=outputs(stack)["Name"]
+    )
+    assert configuration["Environment"]["Variables"] == expected
+    plain = create_stack(moto_aws, account, template, Capabilities=["CAPABILITY_IAM"])
+    plain_configuration = moto_aws.client("lambda", account).get_function_configuration(
+        FunctionName=outputs(plain)["Name"]
+    )
+    assert plain_configuration["Environment"]["Variables"]["N"] == 16
+
+
 # ---------------------------------------------------------------- DynamoDB
 
 

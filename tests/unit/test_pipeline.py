@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
+from dispatcher_fakes import AnswersAtOnce
 
 from handler.decisions import Action
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
@@ -45,7 +46,7 @@ class FakeDirectory:
         self.invalidations += 1
 
 
-class ScriptedDispatcher:
+class ScriptedDispatcher(AnswersAtOnce):
     """Answers each body with the status chosen for the resource its node ends with."""
 
     def __init__(self, status_for: dict[str, DeliveryStatus] | None = None) -> None:

@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 
 import pytest
+from dispatcher_fakes import AnswersAtOnce
 
 from handler.counters import Count
 from handler.decisions import Action
@@ -345,7 +346,7 @@ def test_a_message_in_progress_elsewhere_returns_its_record_and_is_counted() -> 
     assert report.counters.get(Count.DELIVERED) == 0
 
 
-class Recorder:
+class Recorder(AnswersAtOnce):
     """A dispatcher that accepts everything and keeps the bodies it was given."""
 
     def __init__(self) -> None:

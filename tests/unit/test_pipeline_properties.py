@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 import pytest
+from dispatcher_fakes import AnswersAtOnce
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,7 +70,7 @@ class Directory:
         pass
 
 
-class CheckingPanther:
+class CheckingPanther(AnswersAtOnce):
     """Answers 200 to what the real contract accepts and fails the test on anything else."""
 
     def deliver_all(

@@ -37,9 +37,10 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "CodeKey": None,
     "AccountTagKeys": "",
     "EventBusName": "events2panther",
-    "BatchSize": "10",
+    "BatchSize": "100",
     "MaximumBatchingWindowInSeconds": "5",
     "MaximumConcurrency": "5",
+    "DeliveryConcurrency": "16",
     "ReservedConcurrency": "10",
     "MaxReceiveCount": "5",
     "FunctionMemorySize": "256",
@@ -55,6 +56,7 @@ REQUIRED_ENVIRONMENT = {
     constants.DEAD_LETTER_QUEUE_URL,
     constants.ORG_LOOKUP_ROLE_ARN,
     constants.ACCOUNT_TAG_KEYS,
+    constants.DELIVERY_CONCURRENCY,
     constants.IDEMPOTENCY_TABLE,
     constants.POWERTOOLS_SERVICE_NAME,
     constants.POWERTOOLS_METRICS_NAMESPACE,
@@ -273,6 +275,10 @@ def test_event_source_mapping(template: dict[str, Any]) -> None:
     assert spec["MaximumBatchingWindowInSeconds"] == {"Ref": "MaximumBatchingWindowInSeconds"}
     assert spec["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert spec["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MaximumConcurrency"}}
+    # Lambda refuses a BatchSize over 10 without a batching window of at least one second.
+    parameters = template["Parameters"]
+    if int(parameters["BatchSize"]["Default"]) > 10:
+        assert int(parameters["MaximumBatchingWindowInSeconds"]["Default"]) >= 1
     # Lambda checks the role's SQS permissions when it creates the mapping.
     assert "FunctionPolicy" in mapping["DependsOn"]
 

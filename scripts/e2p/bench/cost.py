@@ -1,7 +1,12 @@
 """From the measured time per event to what a million events cost.
 
-Lambda bills wall time (GB-s = configured memory in GB x seconds). The handler spends most of an
-invocation waiting for Panther, so its GB-s per event is its wall time per event in the batch run.
+Lambda bills wall time (GB-s = configured memory in GB x seconds), and gives a function CPU in
+proportion to its memory: one vCPU at 1,769 MB (Lambda Developer Guide, "Configuring Lambda function
+memory"), so about 0.14 vCPU at the default 256 MB. An event therefore takes, in Lambda, at least
+the wall time measured here (waiting for Panther) and at least the CPU time measured here stretched
+to that share of a vCPU; whichever is longer bounds it. When the CPU bound wins, GB-s per event no
+longer depends on the memory size (twice the memory, twice the CPU, half the time), only the rate
+per instance does. This machine's core is not a Graviton core: the CPU figure is this machine's.
 Prices are AWS list prices for us-east-1 as read from the stored pricing pages (docs/performance.md
 says where); they change, so they are constants here and in one place.
 """
@@ -20,6 +25,15 @@ SQS_USD_PER_MILLION_REQUESTS: Final = 0.40
 CLOUDWATCH_LOGS_USD_PER_GB_INGESTED: Final = 0.50
 SQS_RECEIVE_BATCH: Final = 10  # the event source receives (and deletes) up to 10 messages per call
 BYTES_PER_GB: Final = 1024**3
+MB_PER_VCPU: Final = 1769
+
+
+def lambda_seconds_per_event(memory_mb: float, wall_s: float, cpu_s: float) -> float:
+    """What one event takes in a function of `memory_mb`: the longer of the wall time and the CPU
+    time at the memory's share of a vCPU (capped at one vCPU: the handler's work holds one
+    interpreter lock)."""
+    share = min(memory_mb / MB_PER_VCPU, 1.0)
+    return max(wall_s, cpu_s / share)
 
 
 def gb_s_per_million(memory_mb: float, seconds_per_event: float) -> float:

@@ -107,6 +107,7 @@ class HandlerRun:
     records: int
     messages: int
     seconds: float
+    cpu_seconds: float  # every thread of this process: mapping, the pipeline, HTTP and TLS
     log_chars: int
 
     @property
@@ -116,6 +117,10 @@ class HandlerRun:
     @property
     def seconds_per_event(self) -> float:
         return self.seconds / self.records
+
+    @property
+    def cpu_seconds_per_event(self) -> float:
+        return self.cpu_seconds / self.records
 
 
 def handler_rate(runtime: Any, workload: Workload, batch_size: int) -> HandlerRun:
@@ -132,6 +137,7 @@ def handler_rate(runtime: Any, workload: Workload, batch_size: int) -> HandlerRu
         handle(events[0], context, runtime)
         sink.chars = 0
         started = time.perf_counter()
+        cpu_started = time.process_time()
         for event in events:
             report = handle(event, context, runtime)
             if report.failed_message_ids:
@@ -141,6 +147,7 @@ def handler_rate(runtime: Any, workload: Workload, batch_size: int) -> HandlerRu
                 )
             delivered += report.counters.get(Count.DELIVERED) + report.counters.get(Count.DISCARDED)
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
     if delivered != workload.message_count:
         raise HandlerRunError(f"{delivered} messages delivered, {workload.message_count} expected")
-    return HandlerRun(workload.records, delivered, elapsed, sink.chars)
+    return HandlerRun(workload.records, delivered, elapsed, cpu, sink.chars)

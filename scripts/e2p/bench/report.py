@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Final
 
-from e2p.bench.cost import CostPerMillion
+from e2p.bench.cost import MB_PER_VCPU, CostPerMillion, lambda_seconds_per_event
 
 FIGURE_KEYS: Final = (
     "events_per_s",
@@ -93,6 +93,9 @@ class BenchResult:
     settings: RunSettings
     samples: Mapping[str, Sequence[float]]  # every measured value, per figure
     log_bytes_per_event: float
+    # Per event in the handler run, this machine: wall time and CPU time of the whole process.
+    wall_ms_per_event: float
+    cpu_ms_per_event: float
     compile_ms: float | None  # None when not measured (JSON output)
     cost: CostPerMillion
 
@@ -143,6 +146,14 @@ def render_table(result: BenchResult) -> None:
     console.print(table)
     cost = result.cost
     console.print(f"log volume {result.log_bytes_per_event:,.0f} bytes/event at INFO")
+    lambda_ms = lambda_seconds_per_event(s.memory_mb, result.wall_ms_per_event, result.cpu_ms_per_event)
+    bound = "CPU" if lambda_ms > result.wall_ms_per_event else "waiting for Panther"
+    vcpu = min(s.memory_mb / MB_PER_VCPU, 1.0)
+    console.print(
+        f"per event here: {result.wall_ms_per_event:.2f} ms wall, {result.cpu_ms_per_event:.2f} ms CPU; at "
+        f"{s.memory_mb} MB ({vcpu:.2f} vCPU) an instance needs {lambda_ms:.2f} ms per event, bound by "
+        f"{bound}: about {1000 / lambda_ms:,.0f} events/s per instance"
+    )
     if result.compile_ms is not None:
         console.print(
             f"compiling the shipped modules a cold start imports takes {result.compile_ms:,.0f} ms: "

@@ -11,7 +11,7 @@ from typing import Final
 
 from e2p.bench.cold_start import cold_start_samples, compile_ms
 from e2p.bench.corpus import CorpusChoice, load_corpus
-from e2p.bench.cost import cost_per_million, gb_s_per_million
+from e2p.bench.cost import cost_per_million, gb_s_per_million, lambda_seconds_per_event
 from e2p.bench.handler_run import build_bench_runtime, handler_environment, handler_rate
 from e2p.bench.limit import limit_rate
 from e2p.bench.mapping import map_rate
@@ -82,12 +82,14 @@ def run_bench(options: BenchOptions, progress: Progress) -> BenchResult:
         }
         log_chars: list[float] = []
         seconds_per_event: list[float] = []
+        cpu_per_event: list[float] = []
         try:
             for run in range(1, options.repeat + 1):
                 progress(f"run {run}/{options.repeat}: handler, {workload.records} records")
                 handled = handler_rate(runtime, workload, options.batch_size)
                 samples["events_per_s"].append(handled.events_per_s)
                 seconds_per_event.append(handled.seconds_per_event)
+                cpu_per_event.append(handled.cpu_seconds_per_event)
                 log_chars.append(handled.log_chars / handled.records)
                 progress(f"run {run}/{options.repeat}: naive client")
                 samples["naive_events_per_s"].append(naive_rate(target, workload))
@@ -105,7 +107,8 @@ def run_bench(options: BenchOptions, progress: Progress) -> BenchResult:
     events_per_s = median(samples["events_per_s"])
     naive = median(samples["naive_events_per_s"])
     limit = median(samples["limit_events_per_s"])
-    gb_s = gb_s_per_million(options.memory_mb, median(seconds_per_event))
+    wall_s, cpu_s = median(seconds_per_event), median(cpu_per_event)
+    gb_s = gb_s_per_million(options.memory_mb, lambda_seconds_per_event(options.memory_mb, wall_s, cpu_s))
     figures = Figures(
         events_per_s=events_per_s,
         naive_events_per_s=naive,
@@ -137,6 +140,8 @@ def run_bench(options: BenchOptions, progress: Progress) -> BenchResult:
         settings=settings,
         samples={**samples, "cold_start_ms": cold},
         log_bytes_per_event=log_bytes,
+        wall_ms_per_event=wall_s * MS_PER_S,
+        cpu_ms_per_event=cpu_s * MS_PER_S,
         compile_ms=compiled,
         cost=cost_per_million(gb_s, options.batch_size, log_bytes),
     )

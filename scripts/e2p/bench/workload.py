@@ -21,7 +21,7 @@ from handler.exceptions import InvalidEnvelopeError
 from handler.translate import translate
 
 # The template's BatchSize default, and what an SQS event source hands Lambda at most per batch.
-DEFAULT_BATCH_SIZE: Final = 10
+DEFAULT_BATCH_SIZE: Final = 100
 MAX_SQS_BATCH: Final = 10_000
 BENCH_OU_PATH: Final = "Root/Workloads/Bench"
 BENCH_TAGS: Final = {"team": "bench", "cost-center": "e2p"}

@@ -22,6 +22,10 @@ API Reference):
   EventPattern may be given as an object and its generated name fits the 48-character limit.
 - AWS::DynamoDB::Table TimeToLiveSpecification is applied (moto ignored it).
 - AWS::KMS::Key without KeyPolicy gets AWS's default key policy (moto failed on a missing key).
+- A Lambda function's environment variables are strings, as the property's type (map of String to
+  String) and the Lambda API require: `!Ref` of a Number parameter is a string in CloudFormation
+  ("the parameter value becomes a string"), and a YAML number or boolean in the template becomes
+  one too ("16", "true"). moto handed the function the int or bool as it parsed it.
 Checked and already right in moto, kept under test: Lambda EventSourceMapping ScalingConfig,
 MaximumBatchingWindowInSeconds and FunctionResponseTypes; LogGroup RetentionInDays; IAM Role
 inline Policies; KMS key rotation.
@@ -348,6 +352,48 @@ def _table_from_cloudformation(  # noqa: PLR0917 - the signature of the moto fun
     return table
 
 
+def _cloudformation_string(value: Any) -> Any:
+    """A scalar as CloudFormation passes it to a String property ("true", not Python's "True")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _environment_as_strings(cloudformation_json: Any) -> None:
+    variables = (cloudformation_json.get("Properties", {}).get("Environment") or {}).get("Variables")
+    if isinstance(variables, dict):
+        for name, value in variables.items():
+            variables[name] = _cloudformation_string(value)
+
+
+def _function_from_cloudformation(  # noqa: PLR0917 - the signature of the moto function it replaces
+    original: Any,
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> Any:
+    _environment_as_strings(cloudformation_json)
+    return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+
+def _function_updated_from_cloudformation(  # noqa: PLR0917 - the signature of the moto function it replaces
+    original: Any,
+    cls: Any,
+    original_resource: Any,
+    new_resource_name: str,
+    cloudformation_json: Any,
+    account_id: str,
+    region_name: str,
+) -> Any:
+    _environment_as_strings(cloudformation_json)
+    return original(original_resource, new_resource_name, cloudformation_json, account_id, region_name)
+
+
 def _key_from_cloudformation(  # noqa: PLR0917 - the signature of the moto function it replaces
     original: Any,
     cls: Any,
@@ -426,6 +472,7 @@ def _describe_list_parameters_as_given(stack_class: Any) -> None:
 
 def install() -> None:
     """Install the CloudFormation patches into this process (idempotent)."""
+    from moto.awslambda.models import LambdaFunction
     from moto.cloudformation import models, parsing, responses
     from moto.dynamodb.models.table import Table
     from moto.kms.models import Key
@@ -445,3 +492,5 @@ def install() -> None:
     _describe_list_parameters_as_given(models.Stack)
     patching.replace(Table, "create_from_cloudformation_json", _table_from_cloudformation)
     patching.replace(Key, "create_from_cloudformation_json", _key_from_cloudformation)
+    patching.replace(LambdaFunction, "create_from_cloudformation_json", _function_from_cloudformation)
+    patching.replace(LambdaFunction, "update_from_cloudformation_json", _function_updated_from_cloudformation)
