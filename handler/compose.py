@@ -9,11 +9,13 @@ from typing import Final
 from handler.alert import Alert
 from handler.enrichment.account import AccountInfo
 from handler.envelope import Envelope
-from handler.message import PantherMessage
+from handler.message import PantherMessage, fitted_message
 
 _TAG_KEY = re.compile(r"[^a-z0-9]+")
 # Tag keys are the few configured ones (E2P_ACCOUNT_TAG_KEYS or the accounts file).
 _TAG_FIELD_CACHE: Final = 256
+# The account's own fields: a family's fields never replace them.
+_ACCOUNT_FIELDS: Final = frozenset({"account_id", "account_name", "account_alias", "ou_path"})
 
 
 def node_for(account: AccountInfo, region: str, resource: str) -> str:
@@ -43,17 +45,25 @@ def compose(envelope: Envelope, alert: Alert, account: AccountInfo) -> PantherMe
         "event_time": envelope.time,
         "external_id": alert.external_id or envelope.id,
     }
-    for key, value in sorted(account.tags.items()):
-        fields[account_tag_field(key)] = value
+    if account.tags:
+        for key, value in sorted(account.tags.items()):
+            fields[account_tag_field(key)] = value
     # The family's own fields come last and may refine the generic ones (never the account's).
-    for name, value in alert.fields.items():
-        if name not in {"account_id", "account_name", "account_alias", "ou_path"}:
-            fields[name] = value
-    return PantherMessage(
-        node=node_for(account, envelope.region, alert.resource),
-        summary=alert.summary,
-        severity=int(alert.severity),
-        tag=alert.tag,
+    # One update, then the account's values put back if a family named one of them: updating an
+    # existing key keeps its place, so the order is the same as adding the fields one by one.
+    fields.update(alert.fields)
+    if not _ACCOUNT_FIELDS.isdisjoint(alert.fields):
+        fields.update(
+            account_id=envelope.account,
+            account_name=account.name,
+            account_alias=account.alias,
+            ou_path=account.ou_path,
+        )
+    return fitted_message(
+        node_for(account, envelope.region, alert.resource),
+        alert.summary,
+        int(alert.severity),
+        alert.tag,
         identifier=alert.identifier,
         fields=fields,
-    ).fitted()
+    )

@@ -57,7 +57,7 @@ class Settings:
 
     @property
     def tls_verify(self) -> bool | str:
-        """What requests' `verify` takes: the CA bundle when one is configured, else True."""
+        """The CA bundle when one is configured, else True (the default trust store)."""
         return self.ca_bundle or True
 
 

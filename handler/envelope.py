@@ -8,17 +8,26 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, Final, TypeGuard
+
+import orjson
 
 from handler.exceptions import InvalidEnvelopeError
 
 UNKNOWN = "unknown"
 
 
+# What decoded JSON holds besides objects: known not to be mappings without asking Mapping.
+_JSON_NON_OBJECTS: Final = frozenset({str, int, float, bool, list, type(None)})
+
+
 def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
-    """A JSON object. Decoded JSON gives dicts: the exact-type check answers them without the
-    (much slower) abstract-class check, which stays for other mappings."""
-    return type(value) is dict or isinstance(value, Mapping)
+    """A JSON object. Decoded JSON gives dicts and the types above: exact-type checks answer them
+    without the (much slower) abstract-class check, which stays for other mappings."""
+    kind = type(value)
+    if kind is dict:
+        return True
+    return kind not in _JSON_NON_OBJECTS and isinstance(value, Mapping)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +75,10 @@ def _optional_text(raw: Mapping[str, Any], key: str, default: str) -> str:
     return value or default
 
 
+# A tuple, not `str | int`: that expression builds a new union object on every evaluation.
+_RESOURCE_TYPES: Final = (str, int)
+
+
 def envelope_from_object(raw: object) -> Envelope:
     """Validate a decoded envelope. Raises InvalidEnvelopeError naming what is wrong."""
     if not is_mapping(raw):
@@ -92,14 +105,33 @@ def envelope_from_object(raw: object) -> Envelope:
         account=_optional_text(raw, "account", UNKNOWN),
         region=_optional_text(raw, "region", UNKNOWN),
         time=_optional_text(raw, "time", ""),
-        resources=tuple(str(r) for r in resources_raw if isinstance(r, str | int)),
+        # Most envelopes list no resource or one: skip the generator when there is none.
+        resources=tuple(str(r) for r in resources_raw if isinstance(r, _RESOURCE_TYPES))
+        if resources_raw
+        else (),
     )
+
+
+def decode_json(body: str | bytes) -> Any:
+    """JSON text -> Python values, as `json.loads` decodes it, several times faster.
+
+    orjson gives the same values as the standard library for what it accepts, except integers
+    beyond 64 bits, which it reads as floats (AWS sends none: its numbers are Java longs and
+    doubles). What it refuses and the standard library accepts (NaN and Infinity, lone surrogates
+    such as a "\\ud800" escape, a UTF-8 byte-order mark or UTF-16 bytes) is decoded again by the
+    standard library, so that no body accepted before is refused now and every error message is
+    the standard library's. Raises ValueError (JSONDecodeError) or RecursionError.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def envelope_from_text(body: str | bytes) -> Envelope:
     """Decode an SQS message body (JSON text) into an Envelope."""
     try:
-        raw = json.loads(body)
+        raw = decode_json(body)
     except (ValueError, RecursionError) as exc:
         # RecursionError: pathologically nested JSON must be a result, not a crash.
         raise InvalidEnvelopeError(f"body is not valid JSON: {str(exc)[:120]}") from exc

@@ -38,15 +38,9 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Protocol, Self
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    BaseError as PowertoolsIdempotencyError,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+# powertools' idempotency utility is imported by DynamoDBLedger, not here: its package imports
+# boto3 and its DynamoDB layer (~14 ms + boto3 of a cold start) that a function without the table
+# (E2P_IDEMPOTENCY_TABLE empty) never uses, while this module is imported by every pipeline.
 from botocore.exceptions import BotoCoreError, ClientError
 
 from handler.counters import Count, Counters
@@ -57,6 +51,7 @@ from handler.exceptions import Events2PantherError
 from handler.message import PantherMessage
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
@@ -93,7 +88,12 @@ _MS_PER_S: Final = 1000
 DUPLICATE_REASON: Final = "already delivered by an earlier attempt (idempotency record)"
 IN_PROGRESS_REASON: Final = "another invocation is delivering this message (idempotency record)"
 
-_STORE_ERRORS: Final = (BotoCoreError, ClientError, PowertoolsIdempotencyError)
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """What a failing store raises: botocore's errors and powertools' idempotency ones."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError
+
+    return (BotoCoreError, ClientError, BaseError)
 
 
 class LedgerUnavailableError(Events2PantherError):
@@ -185,8 +185,11 @@ class DynamoDBLedger:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """`client` should not retry by itself (botocore `max_attempts` 1): see _NOT_APPLIED_CODES."""
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
         self._table_name = table_name
         self._sleep = sleep
+        self._errors = _store_errors()
         self._store = DynamoDBPersistenceLayer(table_name, boto3_client=client)
         # No local cache: powertools' LRU cache is not thread-safe, and a record is read once per
         # message attempt anyway.
@@ -199,13 +202,15 @@ class DynamoDBLedger:
         return f"DynamoDBLedger(table={self._table_name!r})"
 
     def claim(self, key: str, hold_ms: int) -> Claim:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+
         data = {_DATA_KEY: key}
         for attempt in range(1, CLAIM_TRIES + 1):
             try:
                 self._store.save_inprogress(data, remaining_time_in_millis=max(hold_ms, 0))
             except IdempotencyItemAlreadyExistsError as exc:
                 record = exc.old_data_record or self._read(data)
-            except _STORE_ERRORS as exc:
+            except self._errors as exc:
                 if _not_applied(exc) and attempt < CLAIM_TRIES:
                     self._sleep(RETRY_PAUSE_S * attempt)
                     continue
@@ -214,7 +219,7 @@ class DynamoDBLedger:
                 return Claim.CLAIMED
             try:
                 held = _held(record)
-            except _STORE_ERRORS as exc:  # a status powertools does not know
+            except self._errors as exc:  # a status powertools does not know
                 raise LedgerUnavailableError(f"claim in {self._table_name}: {_describe(exc)}") from exc
             if held is not None:
                 return held
@@ -232,7 +237,7 @@ class DynamoDBLedger:
         for attempt in range(1, WRITE_TRIES + 1):
             try:
                 write()
-            except _STORE_ERRORS as exc:
+            except self._errors as exc:
                 if attempt < WRITE_TRIES:
                     self._sleep(RETRY_PAUSE_S * attempt)
                     continue
@@ -240,16 +245,20 @@ class DynamoDBLedger:
             return
 
     def _read(self, data: dict[str, Any]) -> DataRecord | None:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
+
         try:
             return self._store.get_record(data)
         except IdempotencyItemNotFoundError:
             return None
-        except _STORE_ERRORS as exc:
+        except self._errors as exc:
             raise LedgerUnavailableError(f"read in {self._table_name}: {_describe(exc)}") from exc
 
 
 def _held(record: DataRecord | None) -> Claim | None:
     """What an existing record says, or None when it no longer stands in the way."""
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
     if record is None:
         return None
     status = record.status  # EXPIRED when past its TTL, whatever was stored

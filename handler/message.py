@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Final
+
+import orjson
 
 from handler.constants import PANTHER_MAX_BODY_BYTES
 
@@ -28,10 +32,16 @@ _RESERVED_ID = re.compile(r"^_*id$")
 CORE_FIELDS: Final = frozenset({"node", "tag", "summary", "severity", "identifier"})
 # Extra fields never shortened while fitting: without them an operator cannot find the event.
 PROTECTED_FIELDS: Final = frozenset({"account_id", "region", "source", "detail_type", "event_id"})
+IDENTIFIER_MAX_CHARS: Final = 1024
 # Field names come from the mappers and the configured tag keys: a few dozen distinct ones.
 _FIELD_NAME_CACHE: Final = 1024
-# One encoder for every body: json.dumps would build a new one per call for these options.
+_HAS_VALUE: Final = itemgetter(1)
+# Extra-field names already found not reserved (at most _FIELD_NAME_CACHE of them).
+_ACCEPTED_NAMES: Final[set[str]] = set()
+# The rare bodies orjson cannot encode (see encode_body) go through the standard library.
+# One encoder for them: json.dumps would build a new one per call for these options.
 _BODY_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @lru_cache(maxsize=_FIELD_NAME_CACHE)
@@ -51,6 +61,14 @@ def clean_line(text: str) -> str:
     if not text.isprintable():  # rare: only then is the character-by-character pass needed
         text = "".join(ch if ch.isprintable() else " " for ch in text)
     return " ".join(text.split())
+
+
+def _line(text: str, limit: int) -> str:
+    """shorten(clean_line(text), limit) in one call (three per message: calls are what costs here)."""
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + ELLIPSIS
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +107,77 @@ class PantherMessage:
 
     def fitted(self) -> PantherMessage:
         """A copy that fits Panther's body limit, shortening the least useful text first."""
-        message = PantherMessage(
-            node=shorten(clean_line(self.node), NODE_MAX_CHARS) or "unknown",
-            summary=shorten(clean_line(self.summary), SUMMARY_MAX_CHARS) or "(no summary)",
-            severity=self.severity,
-            tag=shorten(clean_line(self.tag), FIELD_MAX_CHARS),
-            identifier=shorten(self.identifier, 1024) if self.identifier else None,
-            fields={
-                name: value if len(value) <= FIELD_MAX_CHARS else shorten(value, FIELD_MAX_CHARS)
-                for name, value in self.fields.items()
-                if value and not is_reserved_field(name)
-            },
+        return fitted_message(
+            self.node,
+            self.summary,
+            self.severity,
+            self.tag,
+            identifier=self.identifier,
+            fields=dict(self.fields),
         )
-        while len(message.body()) > PANTHER_MAX_BODY_BYTES:
-            message = _shrink_once(message)
-        return message
+
+
+def fitted_message(
+    node: str, summary: str, severity: int, tag: str, *, identifier: str | None, fields: dict[str, str]
+) -> PantherMessage:
+    """The message Panther accepts for these parts: node, summary and tag on one printable line,
+    no empty or reserved extra field, every text within its limit, and the body within Panther's
+    limit (the least useful text shortened first).
+
+    `fields` becomes the message's own when it needs no change: the caller must not change it
+    afterwards. Built once per message (compose calls this directly, without a first unfitted copy).
+    """
+    # Each check runs over the whole dict in C; the rebuilds are rare, except dropping the
+    # empty context fields (an account without alias, an envelope without time).
+    if not _names_accepted(fields):
+        fields = {name: value for name, value in fields.items() if not is_reserved_field(name)}
+    if not all(fields.values()):
+        fields = dict(filter(_HAS_VALUE, fields.items()))  # filter + itemgetter: a loop in C
+    if fields and max(map(len, fields.values())) > FIELD_MAX_CHARS:
+        fields = {name: shorten(value, FIELD_MAX_CHARS) for name, value in fields.items()}
+    message = PantherMessage(
+        node=_line(node, NODE_MAX_CHARS) or "unknown",
+        summary=_line(summary, SUMMARY_MAX_CHARS) or "(no summary)",
+        severity=severity,
+        tag=_line(tag, FIELD_MAX_CHARS),
+        identifier=shorten(identifier, IDENTIFIER_MAX_CHARS) if identifier else None,
+        fields=fields,
+    )
+    while len(message.body()) > PANTHER_MAX_BODY_BYTES:
+        message = _shrink_once(message)
+    return message
+
+
+def _names_accepted(names: Iterable[str]) -> bool:
+    """No reserved name among `names`: one set operation once each name has been seen (a loop
+    over the names in Python, calling is_reserved_field, would cost more than encoding the body)."""
+    if _ACCEPTED_NAMES.issuperset(names):
+        return True
+    unseen = [name for name in names if name not in _ACCEPTED_NAMES]
+    if any(is_reserved_field(name) for name in unseen):
+        return False
+    if len(_ACCEPTED_NAMES) + len(unseen) <= _FIELD_NAME_CACHE:
+        _ACCEPTED_NAMES.update(unseen)
+    return True
 
 
 def encode_body(event: dict[str, Any]) -> bytes:
-    return _BODY_ENCODER.encode({"event": event}).encode("utf-8")
+    """`{"event": event}` as compact UTF-8 JSON, non-ASCII characters unescaped.
+
+    orjson writes byte for byte what `_BODY_ENCODER` writes, several times faster (a test compares
+    them over every character). It refuses one thing a body can hold: a lone surrogate, which an
+    event's JSON can carry as a "\\ud800" escape and which UTF-8 cannot encode. Such a body goes
+    through the standard library with each lone surrogate replaced by U+FFFD, so that body() never
+    raises and fitted() measures the bytes really sent.
+    """
+    try:
+        # Copied once: orjson shrinks its growing buffer in place, and the allocator keeps the
+        # slack behind each body the batch holds until its end (measured: +68 MB at the peak of
+        # a 10,000-record batch, e2p bench's peak_rss_mb; 96 MB with the copy).
+        return bytes(memoryview(orjson.dumps({"event": event})))
+    except orjson.JSONEncodeError:
+        text = _BODY_ENCODER.encode({"event": event})
+        return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
 def _shrink_once(message: PantherMessage) -> PantherMessage:

@@ -26,6 +26,31 @@ from handler.pipeline import Pipeline
 from handler.token import SecretsManagerToken, SsmParameterToken, TokenProvider
 
 
+class BotocoreSession:
+    """What the runtime asks of a boto3 Session (`client`, `region_name`), on botocore alone.
+
+    Same credential chain, region and clients; boto3's own layer (resources, s3transfer; ~30 ms of
+    imports on the bench machine) is not loaded for clients the function makes with botocore anyway.
+    """
+
+    def __init__(self) -> None:
+        import botocore.session
+
+        self._session = botocore.session.get_session()
+
+    @property
+    def botocore_session(self) -> Any:
+        return self._session
+
+    @property
+    def region_name(self) -> str | None:
+        region = self._session.get_config_variable("region")
+        return str(region) if region else None
+
+    def client(self, service_name: str, **options: Any) -> Any:
+        return self._session.create_client(service_name, **options)
+
+
 @dataclass(frozen=True, slots=True)
 class Runtime:
     settings: Settings
@@ -40,7 +65,10 @@ class Runtime:
 # No retries by botocore: a claim is a conditional put, and one sent again after a lost answer
 # finds its own record. The ledger retries what is safe (handler.idempotency).
 IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
-    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "max_attempts": 1}
+    # total_max_attempts counts the first call ("max_attempts" would count retries only).
+    connect_timeout=1,
+    read_timeout=2,
+    retries={"mode": "standard", "total_max_attempts": 1},
 )
 
 
@@ -52,17 +80,20 @@ def build_runtime(
     directory: AccountDirectory | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Runtime:
-    """`session` is a boto3.Session (the function's own credentials when None).
+    """`session` is a boto3.Session, or anything with its `client()` and `region_name` (the
+    function's own credentials, through botocore, when None).
+
+    Built on the container's first invocation, not at import (handler.app): the Secrets Manager
+    client is made here because the first invocation needs the token anyway; the dead-letter
+    queue's SQS client on the first dead letter, which most containers never write.
 
     The keyword arguments are for tests and the local tools: `wrap_sender` goes between the
     idempotency ledger and the Panther client (where a crash or a scripted failure is injected),
     `directory` replaces the one the settings describe, `sleep` is the client's wait between attempts.
     """
-    import boto3
-
     cap_sdk_debug_logging()
 
-    session = session or boto3.Session()
+    session = session or BotocoreSession()
     tokens: TokenProvider
     if settings.token_secret_id:
         tokens = SecretsManagerToken(
@@ -100,6 +131,8 @@ def build_runtime(
         tag_keys=settings.account_tag_keys,
         base_session=session,
     )
-    dead_letters = DeadLetterQueue(session.client("sqs"), settings.dead_letter_queue_url)
+    dead_letters = DeadLetterQueue(
+        None, settings.dead_letter_queue_url, client_factory=lambda: session.client("sqs")
+    )
     pipeline = Pipeline(directory, dispatcher, dead_letters, idempotency=ledgered)
     return Runtime(settings, pipeline, directory, dispatcher)

@@ -21,7 +21,7 @@ from handler.exceptions import TokenUnavailableError
 # A JSON secret keeps the token under this key (the shape the Secrets Manager console writes).
 JSON_TOKEN_KEY: Final = "token"  # noqa: S105 -- a key name, not a credential
 # Printable ASCII without space: anything else cannot travel in an HTTP header unaltered, and
-# requests would echo the whole header value (the token) in its InvalidHeader message.
+# an HTTP library's invalid-header error would echo the whole header value (the token).
 _TOKEN_MIN_CHAR: Final = 0x21
 _TOKEN_MAX_CHAR: Final = 0x7E
 _AWS_ERROR_MAX_CHARS: Final = 300

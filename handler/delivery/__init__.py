@@ -3,7 +3,7 @@
 from handler.delivery.client import DEADLINE_REASON, PantherClient
 from handler.delivery.fanout import Dispatcher, Sender
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
-from handler.delivery.session import build_session
+from handler.delivery.session import PantherSession, build_session
 from handler.delivery.url import validate_panther_url
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "DeliveryStatus",
     "Dispatcher",
     "PantherClient",
+    "PantherSession",
     "Sender",
     "build_session",
     "validate_panther_url",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-import requests
+from urllib3.exceptions import HTTPError, InvalidHeader
+from urllib3.util import Timeout
 
 from handler.constants import PANTHER_MAX_BODY_BYTES
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
@@ -23,7 +25,7 @@ from handler.delivery.policy import (
     classify_error,
     classify_response,
 )
-from handler.delivery.session import environment_transport
+from handler.delivery.session import PantherSession
 from handler.exceptions import ConfigurationError, TokenUnavailableError
 from handler.token import TokenProvider
 
@@ -33,6 +35,9 @@ DEADLINE_REASON: Final = "deadline"
 API_KEY_HEADER: Final = "X-Api-Token"
 _REDACTED: Final = "[redacted]"
 _MS_PER_S: Final = 1000.0
+# What requests accepts as a header value (it checked before sending): no leading white space, no
+# line break. The token providers never return anything else; a test double or a bug could.
+_HEADER_VALUE: Final = re.compile(r"\S[^\r\n]*")
 
 
 def _utc_now() -> datetime:
@@ -49,15 +54,15 @@ class _Send:
 
 
 class PantherClient:
-    """Sends one event per request to Panther's /api/event/create over a shared keep-alive session.
+    """Sends one event per request to Panther's /api/event/create over a shared keep-alive pool.
 
-    Thread-safe: the session's connection pool, the token provider and this object's state are shared
+    Thread-safe: the connection pool, the token provider and this object's state are shared
     by the delivery workers; everything per-message lives in `send`.
     """
 
     def __init__(
         self,
-        session: requests.Session,
+        session: PantherSession,
         url: str,
         tokens: TokenProvider,
         *,
@@ -76,21 +81,16 @@ class PantherClient:
             raise ConfigurationError("Panther connect and read timeouts must be positive numbers of seconds")
         if max_attempts < 1:
             raise ConfigurationError("Panther max attempts must be at least 1")
-        self._session = session
         self._url = url
         self._tokens = tokens
-        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._timeout = Timeout(connect=connect_timeout_s, read=read_timeout_s)
         # The longest one attempt can take (a hung Panther answers nothing until the read timeout).
         self._attempt_budget_s = connect_timeout_s + read_timeout_s
         self._max_attempts = max_attempts
-        # Read once: the session does not look at the environment per request (session.py).
-        self._proxies, self._verify = environment_transport(url, verify)
-        # The request every attempt sends, but for its token and body: merging the session's
-        # headers, cookies and auth into a new request is most of requests' per-call CPU, and none
-        # of them changes between attempts (Panther sets no cookie; the token is a header).
-        self._template = session.prepare_request(
-            requests.Request("POST", url, headers={"Content-Type": "application/json"})
-        )
+        # Proxies and CA bundle are read from the environment here, once (session.py).
+        self._pool = session.pool_for(url, verify)
+        # Every attempt's headers but the token (urllib3 adds Host, Content-Length and User-Agent).
+        self._headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -158,25 +158,23 @@ class PantherClient:
         return deadline is None or self._clock() + delay_s + self._attempt_budget_s <= deadline
 
     def _attempt(self, body: bytes, token: str) -> tuple[Verdict, int | None]:
-        request = self._template.copy()
-        request.headers[API_KEY_HEADER] = token
-        request.prepare_body(body, None)
+        if _HEADER_VALUE.fullmatch(token) is None:
+            # Never quoted: the value is the token.
+            return classify_error(InvalidHeader(f"{API_KEY_HEADER} value is not a valid header value")), None
         try:
-            response = self._session.send(
-                request,
-                timeout=self._timeout,
-                verify=self._verify,
-                proxies=self._proxies,
-                # A redirect would carry X-Api-Token to another address: never follow one.
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
+            response = self._pool.post(body, {**self._headers, API_KEY_HEADER: token}, self._timeout)
+        except HTTPError as exc:
             return classify_error(exc), None
-        with response:
-            verdict = classify_response(
-                response.status_code, response.headers, response.content, self._wall_clock()
-            )
-        return verdict, response.status_code
+        try:
+            content = response.read()
+        except HTTPError as exc:
+            # Cut short after its status line: no status is reported, as no answer was read.
+            return classify_error(exc, reading_body=True), None
+        finally:
+            # Read to its end (or closed on an error): the connection goes back to the pool.
+            response.release_conn()
+        verdict = classify_response(response.status, response.headers, content, self._wall_clock())
+        return verdict, response.status
 
     def _reauthenticate(self, rejected: str) -> None:
         """Drop the cached token, unless another worker already replaced the rejected one: a batch of

@@ -23,8 +23,20 @@ from enum import StrEnum
 from http.client import RemoteDisconnected
 from typing import Final
 
-import requests
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    DecodeError,
+    EmptyPoolError,
+    HTTPError,
+    InvalidHeader,
+    LocationValueError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from handler.delivery.outcome import DeliveryStatus
 from handler.delivery.reply import REASON_MAX_CHARS, is_discarded, panther_message
@@ -37,7 +49,7 @@ BACKOFF_CAP_S: Final = 4.0
 RETRY_AFTER_MAX_S: Final = 10.0
 # Doubling beyond this exponent only overflows; the cap applies long before.
 _MAX_BACKOFF_EXPONENT: Final = 32
-# How deep to look through requests -> urllib3 -> socket exception wrappers for the root cause.
+# How deep to look through urllib3 -> http.client/ssl -> socket exception wrappers for the root cause.
 _MAX_CAUSE_DEPTH: Final = 8
 
 # Lower-cased 401 messages of Panther (PANTHER-API.md).
@@ -90,7 +102,7 @@ def classify_response(  # noqa: PLR0911 -- one return per row of Panther's reply
     message = panther_message(body)
     reason = f"HTTP {status}: {message}" if message else f"HTTP {status}"
     if 300 <= status < 400:
-        # Not followed: requests would resend X-Api-Token to wherever the redirect points.
+        # Not followed: following would resend X-Api-Token to wherever the redirect points.
         return Verdict(Action.PERMANENT, f"{reason} (redirect not followed: configure the final URL)")
     if status == 400 and is_discarded(body):
         return Verdict(Action.DISCARDED, reason)
@@ -106,40 +118,47 @@ def classify_response(  # noqa: PLR0911 -- one return per row of Panther's reply
     return Verdict(Action.PERMANENT, reason)
 
 
-# Failures whose verdict does not depend on the cause. Order matters: ConnectTimeout is also a
-# ConnectionError, and must be told apart from one before the generic connection rules apply.
-_FIXED_ERROR_VERDICTS: Final[tuple[tuple[type[requests.RequestException], Verdict], ...]] = (
-    (requests.ConnectTimeout, Verdict(Action.RETRY, "connect timeout")),
-    # Retried, but this can duplicate: Panther hangs while its event server is down and may still
-    # store the event later (PANTHER-API.md).
-    (requests.ReadTimeout, Verdict(Action.RETRY, "read timeout (Panther may still store the event)")),
-    (
-        requests.exceptions.ChunkedEncodingError,
-        Verdict(Action.RETRY, "response cut short (Panther may have stored the event)"),
-    ),
-    (
-        requests.exceptions.ContentDecodingError,
-        Verdict(Action.RETRY, "response cut short (Panther may have stored the event)"),
-    ),
+_CONNECT_TIMEOUT: Final = Verdict(Action.RETRY, "connect timeout")
+# Retried, but this can duplicate: Panther hangs while its event server is down and may still store
+# the event later (PANTHER-API.md).
+_READ_TIMEOUT: Final = Verdict(Action.RETRY, "read timeout (Panther may still store the event)")
+_CUT_SHORT: Final = Verdict(Action.RETRY, "response cut short (Panther may have stored the event)")
+
+# Failures whose verdict does not depend on the cause (after the connection failures, below).
+_FIXED_ERROR_VERDICTS: Final[tuple[tuple[type[HTTPError], Verdict], ...]] = (
+    (ReadTimeoutError, _READ_TIMEOUT),
+    (DecodeError, _CUT_SHORT),
     # The URL is validated at cold start and the token when read: these mean a bug, not bad luck.
-    (requests.exceptions.InvalidURL, Verdict(Action.PERMANENT, "request cannot be sent (invalid URL)")),
-    (requests.exceptions.InvalidSchema, Verdict(Action.PERMANENT, "request cannot be sent (invalid URL)")),
-    (requests.exceptions.MissingSchema, Verdict(Action.PERMANENT, "request cannot be sent (invalid URL)")),
-    (requests.exceptions.InvalidHeader, Verdict(Action.PERMANENT, "request cannot be sent (invalid header)")),
+    (LocationValueError, Verdict(Action.PERMANENT, "request cannot be sent (invalid URL)")),
+    (InvalidHeader, Verdict(Action.PERMANENT, "request cannot be sent (invalid header)")),
+    # The pool holds a connection per worker: none free means one was not given back (a bug).
+    (EmptyPoolError, Verdict(Action.RETRY, "no free connection in the pool")),
 )
 
 
-def classify_error(exc: requests.RequestException) -> Verdict:
-    """The verdict on an attempt that got no usable answer. The reason never quotes the exception:
-    requests puts header values (the token) in some of its messages."""
+def classify_error(exc: HTTPError, *, reading_body: bool = False) -> Verdict:
+    """The verdict on an attempt that got no usable answer: urllib3's exception from sending the
+    request and reading the status line, or (`reading_body`) from reading the answer's body. The
+    reason never quotes the exception: it may hold header values (the token)."""
+    # urllib3 raises the failure itself when retries are off (session.NO_RETRIES); a Retry policy
+    # would wrap it.
+    while isinstance(exc, MaxRetryError) and isinstance(exc.reason, HTTPError):
+        exc = exc.reason
+    if reading_body:
+        # Panther answered (its status line came) but the rest did not: it may have stored the event.
+        return _READ_TIMEOUT if isinstance(exc, ReadTimeoutError) else _CUT_SHORT
+    causes = list(_causes(exc))
+    # Order matters: urllib3's NewConnectionError is also a ConnectTimeoutError, and is told apart
+    # by its cause (refused, unresolvable...) before a connect timeout is concluded.
+    if isinstance(exc, NewConnectionError | ProxyError | ProtocolError):
+        return _connection_verdict(causes)
+    if isinstance(exc, ConnectTimeoutError):
+        return _CONNECT_TIMEOUT
     for kind, verdict in _FIXED_ERROR_VERDICTS:
         if isinstance(exc, kind):
             return verdict
-    causes = list(_causes(exc))
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, SSLError):
         return _tls_verdict(causes)
-    if isinstance(exc, requests.ConnectionError):
-        return _connection_verdict(causes)
     return Verdict(Action.RETRY, f"request failed ({type(exc).__name__})")
 
 
@@ -165,7 +184,7 @@ def _connection_verdict(causes: list[BaseException]) -> Verdict:
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """`exc` and what it wraps: requests and urllib3 keep the cause in args or `.reason`."""
+    """`exc` and what it wraps: urllib3 keeps the cause in args or `.reason`."""
     seen: set[int] = set()
     layer: list[BaseException] = [exc]
     for _ in range(_MAX_CAUSE_DEPTH):

@@ -40,7 +40,10 @@ for _name in FAMILY_MODULES:
     importlib.import_module(f"handler.mappers.{_name}")
 
 
-def map_event(envelope: Envelope) -> MapResult:
-    from handler.mappers.generic import generic
+# Imported here, once the families are: an import statement inside map_event would run the import
+# machinery on every event.
+from handler.mappers.generic import generic  # noqa: E402
 
+
+def map_event(envelope: Envelope) -> MapResult:
     return map_envelope(envelope, generic)

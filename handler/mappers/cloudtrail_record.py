@@ -85,6 +85,15 @@ RESPONSE_RESOURCE_PATHS: Final = (
 )
 
 
+# What quote(text, safe="") leaves as it is. Regions and event ids are made of these only: one match
+# spares quote()'s encoding round trip.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quoted(text: str) -> str:
+    return text if _URL_SAFE.fullmatch(text) else quote(text, safe="")
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     name: str  # short, for the node and the summary
@@ -97,7 +106,7 @@ def _target_from_value(value: Any) -> Target | None:
     if isinstance(value, str):  # the common shape: skip the container checks below
         found = value.strip()
         return Target(short_name(found), found) if found else None
-    if isinstance(value, list | tuple):
+    if isinstance(value, jv.SEQUENCES):
         for item in value:
             # Lists of ids, or of {instanceId: ...} as in instancesSet.items.
             found = jv.first_text(item, "instanceId") if isinstance(item, Mapping) else jv.text(item)
@@ -189,7 +198,7 @@ class CloudTrailRecord:
         region = jv.text(self.detail.get("awsRegion")) or self.envelope.region
         if not event_id or not region:
             return ""
-        return CONSOLE_EVENT_URL.format(region=quote(region, safe=""), event_id=quote(event_id, safe=""))
+        return CONSOLE_EVENT_URL.format(region=_quoted(region), event_id=_quoted(event_id))
 
     def fields(self) -> dict[str, str]:
         """The extra fields every CloudTrail-based alert carries."""

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from operator import itemgetter
+from typing import Any, Final
 
 from handler.envelope import is_mapping
 
 EMPTY: Mapping[str, Any] = {}
+# A tuple, not `list | tuple`: that expression builds a new union object on every evaluation, and
+# these functions run dozens of times per event.
+SEQUENCES: Final = (list, tuple)
+_VALUE: Final = itemgetter(1)
 
 
 def text(value: Any) -> str:
     """A scalar as text ("" for None, objects and lists); booleans as "true"/"false"."""
     if isinstance(value, str):  # by far the most common case: skip the ABC check below
         return value.strip()
-    if value is None or is_mapping(value) or isinstance(value, list | tuple):
+    if value is None or is_mapping(value) or isinstance(value, SEQUENCES):
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -44,14 +49,14 @@ def mappings(value: Any) -> list[Mapping[str, Any]]:
     """The objects of a list (other items skipped); a single object counts as a list of one."""
     if is_mapping(value):
         return [value]
-    if isinstance(value, list | tuple):
+    if isinstance(value, SEQUENCES):
         return [item for item in value if is_mapping(item)]
     return []
 
 
 def texts(value: Any) -> list[str]:
     """The non-empty scalar items of a list, or the value itself when it is one scalar."""
-    if isinstance(value, list | tuple):
+    if isinstance(value, SEQUENCES):
         return [t for t in (text(item) for item in value) if t]
     single = text(value)
     return [single] if single else []
@@ -101,5 +106,7 @@ def flag(value: Any) -> bool | None:
 
 def present(values: Mapping[str, str] | Sequence[tuple[str, str]]) -> dict[str, str]:
     """Only the entries with a non-empty value: Panther extra fields must be non-empty strings."""
-    items = values.items() if isinstance(values, Mapping) else values
-    return {name: value for name, value in items if value}
+    # An exact type check first: the abstract-class check costs more than the rest of the function.
+    items = values.items() if type(values) is dict or isinstance(values, Mapping) else values
+    # filter() with itemgetter keeps the loop in C: several times cheaper than a comprehension.
+    return dict(filter(_VALUE, items))

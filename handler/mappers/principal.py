@@ -7,7 +7,7 @@ ids); such a session name is dropped from the label so the summary stays the sam
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Final
 
 from handler.mappers import json_values as jv
@@ -45,46 +45,51 @@ def _session_label(arn_resource: str, issuer_name: str) -> str:
     return role
 
 
-def _root(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
-    return Principal(ROOT, "root", "root")
+# What a builder finds: (kind, name, label) of the Principal; principal_from adds the ARN and account
+# and builds the Principal once (a frozen dataclass costs as much to build as a builder to run).
+Found = tuple[str, str, str]
 
 
-def _iam_user(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
+def _root(ui: Mapping[str, Any], arn: Arn | None) -> Found:
+    return ROOT, "root", "root"
+
+
+def _iam_user(ui: Mapping[str, Any], arn: Arn | None) -> Found:
     name = jv.text(ui.get("userName")) or (arn.resource.rsplit("/", 1)[-1] if arn else "") or "unknown"
-    return Principal(IAM_USER, name, f"IAM user {name}")
+    return IAM_USER, name, f"IAM user {name}"
 
 
-def _assumed_role(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
+def _assumed_role(ui: Mapping[str, Any], arn: Arn | None) -> Found:
     issuer = jv.text(jv.at(ui, "sessionContext", "sessionIssuer", "userName"))
     name = _session_label(arn.resource if arn else "", issuer) or jv.text(ui.get("userName")) or "unknown"
-    return Principal(ASSUMED_ROLE, name, f"role {name}")
+    return ASSUMED_ROLE, name, f"role {name}"
 
 
-def _federated_user(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
+def _federated_user(ui: Mapping[str, Any], arn: Arn | None) -> Found:
     name = (arn.resource.rsplit("/", 1)[-1] if arn else "") or jv.text(ui.get("userName")) or "unknown"
-    return Principal(FEDERATED_USER, name, f"federated user {name}")
+    return FEDERATED_USER, name, f"federated user {name}"
 
 
-def _aws_service(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
+def _aws_service(ui: Mapping[str, Any], arn: Arn | None) -> Found:
     name = jv.text(ui.get("invokedBy")) or "unknown service"
-    return Principal(jv.text(ui.get("type")), name, f"AWS service {name}")
+    return jv.text(ui.get("type")), name, f"AWS service {name}"
 
 
-def _aws_account(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
+def _aws_account(ui: Mapping[str, Any], arn: Arn | None) -> Found:
     name = jv.text(ui.get("accountId")) or jv.text(ui.get("principalId")).split(":", 1)[0] or "unknown"
-    return Principal(AWS_ACCOUNT, name, f"account {name}")
+    return AWS_ACCOUNT, name, f"account {name}"
 
 
-def _other(ui: Mapping[str, Any], arn: Arn | None) -> Principal:
+def _other(ui: Mapping[str, Any], arn: Arn | None) -> Found:
     """IdentityCenterUser, SAMLUser, WebIdentityUser, Unknown..., or no type at all."""
     kind = jv.text(ui.get("type"))
     name = jv.text(ui.get("userName")) or (arn.resource if arn else "")
     if not name:
-        return Principal(kind, "unknown", "unknown principal")
-    return Principal(kind, name, f"{kind or 'principal'} {name}")
+        return kind, "unknown", "unknown principal"
+    return kind, name, f"{kind or 'principal'} {name}"
 
 
-_BUILDERS: Final[dict[str, Callable[[Mapping[str, Any], Arn | None], Principal]]] = {
+_BUILDERS: Final[dict[str, Callable[[Mapping[str, Any], Arn | None], Found]]] = {
     ROOT: _root,
     IAM_USER: _iam_user,
     ASSUMED_ROLE: _assumed_role,
@@ -102,5 +107,5 @@ def principal_from(identity: Any) -> Principal:
     # Service events carry only {accountId, invokedBy}: no type, an AWS service.
     service_only = not kind and bool(jv.text(ui.get("invokedBy")))
     builder = _aws_service if service_only else _BUILDERS.get(kind, _other)
-    found = builder(ui, arn)
-    return replace(found, arn=arn_text, account_id=jv.text(ui.get("accountId")))
+    principal_kind, name, label = builder(ui, arn)
+    return Principal(principal_kind, name, label, arn_text, jv.text(ui.get("accountId")))

@@ -20,6 +20,7 @@ _ISO_TIME = re.compile(
     r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?\b|"
     r"\b\d{4}-\d{2}-\d{2}\b"
 )
+_VOLATILE = re.compile(f"{_UUID.pattern}|{_ISO_TIME.pattern}")
 # A bare measurement ("2%", "9.72 GB", "3 out of 5"), not part of a name such as "db-2" or "RDS-EVENT-0049".
 _NUMBER = re.compile(r"(?<![\w.-])\d+(?:[.,]\d+)*(?![\w-])")
 
@@ -55,7 +56,9 @@ def mask_numbers(text: str) -> str:
 def stable(text: str, limit: int = SUMMARY_LIMIT) -> str:
     """One line, no UUIDs, no ISO timestamps, at most `limit` characters."""
     cleaned = one_line(text)
-    if "-" in cleaned:  # UUIDs and ISO dates both have one: most summaries skip both scans
+    # UUIDs and ISO dates both have a "-": most summaries skip the scan, and most of the others
+    # hold neither (a resource name has a "-"): one search then spares the two substitutions.
+    if "-" in cleaned and _VOLATILE.search(cleaned):
         cleaned = " ".join(_ISO_TIME.sub("", mask_ids(cleaned)).split())
     return shorten(cleaned.rstrip(":,;").strip(), limit)
 

@@ -148,7 +148,7 @@ class Deployment:
         spec = lambda_package.spec_from_environment(project.handler_package, runtime, architecture)
         self._out.progress(f"packaging handler/ for {runtime} {architecture} (dependencies: {spec.deps})")
         built = lambda_package.build_package(spec, project.build_dir)
-        detail = f"{built.path.name} sha256 {built.sha256[:12]}"
+        detail = f"{built.path.name} sha256 {built.sha256[:12]}, {built.bytecode_note}"
         if not built.with_dependencies:
             detail += f" (handler only: {lambda_package.DEPS_VARIABLE}={spec.deps}, test/local use)"
         self.results.record(

@@ -10,11 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-import requests
 from moto import mock_aws
 from panther_stub import PantherStub
 
-from handler.delivery import PantherClient, build_session
+from handler.delivery import PantherClient, PantherSession, build_session
 
 FAKE_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -108,7 +107,7 @@ def delivery_time() -> FakeTime:
 
 
 @pytest.fixture
-def delivery_session() -> Iterator[requests.Session]:
+def delivery_session() -> Iterator[PantherSession]:
     session = build_session(8)
     try:
         yield session
@@ -118,7 +117,7 @@ def delivery_session() -> Iterator[requests.Session]:
 
 @pytest.fixture
 def delivery_client_factory(
-    delivery_session: requests.Session, delivery_time: FakeTime
+    delivery_session: PantherSession, delivery_time: FakeTime
 ) -> Callable[..., PantherClient]:
     """PantherClient with tiny timeouts, recorded sleeps, jitter pinned to its maximum, explicit backoff."""
 

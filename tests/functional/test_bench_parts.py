@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,13 @@ def test_lambda_time_per_event_is_the_longer_of_wall_and_cpu_at_the_memory_share
     assert lambda_seconds_per_event(1769, 0.003, 0.001) == pytest.approx(0.003)
     # past one vCPU the single interpreter lock gains nothing
     assert lambda_seconds_per_event(10240, 0.0001, 0.001) == pytest.approx(0.001)
+
+
+def test_the_bench_batch_size_is_the_templates_default() -> None:
+    from e2p.bench.workload import DEFAULT_BATCH_SIZE
+    from e2p.commands.bench_cmd import TEMPLATE_BATCH_SIZE
+
+    template = (PROJECT / "central" / "template.yaml").read_text(encoding="utf-8")
+    default = re.search(r"\n  BatchSize:\n(?:    .*\n)*?    Default: (\d+)\n", template)
+    assert default is not None
+    assert TEMPLATE_BATCH_SIZE == DEFAULT_BATCH_SIZE == int(default.group(1))

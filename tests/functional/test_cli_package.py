@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +20,11 @@ from e2p.exceptions import PackagingError
 from e2p.lambda_package import PackageSpec, build_package, pinned_requirements, spec_from_environment
 
 pytestmark = pytest.mark.functional
+
+# A runtime whose Python is this interpreter: the packager compiles the bytecode with it.
+THIS_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+# PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear).
+UNCHECKED_HASH_FLAGS = 0b01
 
 
 def copy_handler(destination: Path) -> Path:
@@ -46,9 +54,14 @@ def test_two_builds_from_the_same_inputs_are_identical_to_the_byte(tmp_path: Pat
     for path in second.rglob("*"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
     pip = FakePip()
-    a = build_package(PackageSpec(first, requirements=("fakedep==1",)), tmp_path / "cache-a", pip)
-    b = build_package(PackageSpec(second, requirements=("fakedep==1",)), tmp_path / "cache-b", pip)
-    # THEN the zips are the same bytes, hence the same S3 key
+    a = build_package(
+        PackageSpec(first, THIS_RUNTIME, requirements=("fakedep==1",)), tmp_path / "cache-a", pip
+    )
+    b = build_package(
+        PackageSpec(second, THIS_RUNTIME, requirements=("fakedep==1",)), tmp_path / "cache-b", pip
+    )
+    # THEN the zips, bytecode included, are the same bytes, hence the same S3 key
+    assert a.bytecode == b.bytecode == ".".join(map(str, sys.version_info[:3]))
     assert a.path.read_bytes() == b.path.read_bytes()
     assert a.s3_key == b.s3_key
     assert not a.from_cache
@@ -58,17 +71,79 @@ def test_two_builds_from_the_same_inputs_are_identical_to_the_byte(tmp_path: Pat
 def test_the_zip_is_sorted_timestamp_free_and_holds_only_what_runs(tmp_path: Path) -> None:
     handler = copy_handler(tmp_path / "handler")
     (handler / "__pycache__").mkdir()
-    (handler / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"stale")
-    built = build_package(PackageSpec(handler, requirements=("fakedep==1",)), tmp_path / "cache", FakePip())
+    stale = f"app.{sys.implementation.cache_tag}.pyc"
+    (handler / "__pycache__" / stale).write_bytes(b"stale")
+    built = build_package(
+        PackageSpec(handler, THIS_RUNTIME, requirements=("fakedep==1",)), tmp_path / "cache", FakePip()
+    )
     with zipfile.ZipFile(built.path) as archive:
         infos = archive.infolist()
+        assert archive.read(f"handler/__pycache__/{stale}") != b"stale"
     names = [info.filename for info in infos]
     assert names == sorted(names)
     assert "handler/app.py" in names  # the function's Handler is handler.app.lambda_handler
     assert "fakedep/__init__.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("bin/")]
+    assert not [n for n in names if n.startswith("bin/")]
+    # every module with its bytecode for the runtime's Python, where the import system looks, and
+    # no other .pyc
+    sources = {n for n in names if n.endswith(".py")}
+    compiled = {n for n in names if n.endswith(".pyc")}
+    assert compiled == {importlib.util.cache_from_source(n) for n in sources}
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr >> 16 for info in infos} == {0o100644}
+
+
+def test_the_shipped_bytecode_is_what_the_runtime_runs(tmp_path: Path) -> None:
+    # GIVEN a zip for a runtime of this interpreter's version, unpacked as Lambda does
+    handler = copy_handler(tmp_path / "handler")
+    built = build_package(PackageSpec(handler, THIS_RUNTIME, deps="none"), tmp_path / "cache")
+    task = tmp_path / "task"
+    with zipfile.ZipFile(built.path) as archive:
+        archive.extractall(task)
+    # THEN each .pyc is an unchecked-hash one of this version, for its source
+    source = (task / "handler" / "constants.py").read_bytes()
+    pyc = (task / importlib.util.cache_from_source("handler/constants.py")).read_bytes()
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(pyc[4:8], "little") == UNCHECKED_HASH_FLAGS
+    assert pyc[8:16] == importlib.util.source_hash(source)
+    # AND the interpreter runs the shipped bytecode without compiling the source: a source broken
+    # after packaging is not even read, in a read-only folder as /var/task
+    (task / "handler" / "constants.py").write_text("raise SystemExit('the source was compiled')\n")
+    for path in task.rglob("*"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", "import handler.constants as c; print(c.PANTHER_MAX_BODY_BYTES)"],
+            cwd=task,
+            env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(task)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        for path in task.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "4096"
+
+
+def test_without_an_interpreter_of_the_runtime_version_the_zip_has_sources_only(tmp_path: Path) -> None:
+    handler = copy_handler(tmp_path / "handler")
+    # A runtime no machine has: no bytecode (a .pyc of another version would be ignored), said so
+    built = build_package(PackageSpec(handler, "python3.99", deps="none"), tmp_path / "cache")
+    assert built.bytecode is None
+    assert "E2P_LAMBDA_PYTHON" in built.bytecode_note
+    with zipfile.ZipFile(built.path) as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".pyc")]
+    # An interpreter named explicitly must be of the runtime's version
+    wrong = spec_from_environment(handler, "python3.99", "arm64", {"E2P_LAMBDA_PYTHON": sys.executable})
+    with pytest.raises(PackagingError, match=r"python3\.99"):
+        build_package(
+            PackageSpec(handler, wrong.runtime, deps="none", python=wrong.python), tmp_path / "cache"
+        )
+    # and `none` turns bytecode off
+    off = build_package(PackageSpec(handler, THIS_RUNTIME, deps="none", python="none"), tmp_path / "cache")
+    assert off.bytecode is None
 
 
 def test_dependencies_are_installed_once_per_recipe_for_the_function_platform(tmp_path: Path) -> None:
@@ -114,7 +189,7 @@ def test_a_prebuilt_dependency_directory_is_used_as_is(tmp_path: Path) -> None:
 
 def test_runtime_dependencies_are_pinned_and_exclude_boto3() -> None:
     pinned = pinned_requirements()
-    assert [p.split("==")[0] for p in pinned] == ["requests", "aws-lambda-powertools"]
+    assert [p.split("==")[0] for p in pinned] == ["urllib3", "certifi", "orjson", "aws-lambda-powertools"]
     assert all("==" in p for p in pinned)
 
 
@@ -138,8 +213,17 @@ def test_the_real_zip_with_dependencies(tmp_path: Path) -> None:
     with zipfile.ZipFile(built.path) as archive:
         names = archive.namelist()
     top = {name.split("/")[0] for name in names}
-    assert {"handler", "requests", "aws_lambda_powertools"} <= top
-    assert not top & {"boto3", "botocore"}
+    assert {"handler", "urllib3", "certifi", "aws_lambda_powertools"} <= top
+    assert not top & {"boto3", "botocore", "requests"}
+    # bytecode only when an interpreter of the runtime's version compiled it (E2P_LAMBDA_PYTHON)
+    version = runtime.removeprefix("python")
+    pyc = [n for n in names if n.endswith(".pyc")]
+    if built.bytecode is None:
+        assert pyc == []
+    else:
+        assert built.bytecode.split(".")[:2] == version.split(".")
+        assert pyc
+        assert all(n.endswith(f".cpython-{version.replace('.', '')}.pyc") for n in pyc)
     compiled = [n for n in names if n.endswith(".so")]
     platform_tag = {"arm64": "aarch64", "x86_64": "x86_64"}[architecture]
     assert all(platform_tag in n for n in compiled), compiled

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime
+from http.client import RemoteDisconnected
 
 import pytest
-import requests
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    DecodeError,
+    EmptyPoolError,
+    InvalidHeader,
+    LocationParseError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ProxyError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from handler.delivery import build_session, validate_panther_url
 from handler.delivery.outcome import DeliveryStatus
@@ -19,6 +35,7 @@ from handler.delivery.policy import (
     classify_response,
     retry_after_seconds,
 )
+from handler.delivery.session import effective_verify, environment_proxy, tls_context
 from handler.exceptions import ConfigurationError
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -116,8 +133,8 @@ def test_policy_with_a_single_attempt_never_retries_transient_failures():
 
 
 def test_invalid_header_reason_does_not_quote_the_header():
-    # requests puts the offending header value (the token) in this exception's message
-    error = requests.exceptions.InvalidHeader("Invalid return character in header value: 'tok\\n'")
+    # an exception's message may quote the offending header value (the token)
+    error = InvalidHeader("Invalid return character in header value: 'tok\\n'")
     verdict = classify_error(error)
     assert verdict.action is Action.PERMANENT
     assert "tok" not in verdict.reason
@@ -162,13 +179,167 @@ def test_invalid_urls_say_what_to_fix_without_quoting_secrets(url, fix):
     assert "hunter2" not in str(caught.value)
 
 
-def test_session_pool_matches_the_concurrency_and_urllib3_retries_nothing():
-    session = build_session(7)
-    for url in (
-        "https://acme.app.panther.support/api/event/create",
-        "http://127.0.0.1:5001/api/event/create",
-    ):
-        adapter = session.get_adapter(url)
-        assert adapter.poolmanager.connection_pool_kw["maxsize"] == 7
-        assert adapter.max_retries.total == 0
-    session.close()
+def test_session_pool_matches_the_concurrency_and_urllib3_retries_nothing(monkeypatch):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with build_session(7) as session:
+        for url in (
+            "https://acme.app.panther.support/api/event/create",
+            "http://127.0.0.1:5001/api/event/create",
+        ):
+            session.pool_for(url)
+            manager = session._pools[-1]._manager
+            assert manager.connection_pool_kw["maxsize"] == 7
+            assert manager.connection_pool_kw["block"] is True  # never more connections than workers
+            pool = manager.connection_from_url(url)
+            assert (pool.retries.total, pool.retries.redirect) == (False, False)
+            assert session._pools[-1]._target == "/api/event/create"
+
+
+PROXY = "http://proxy.internal:3128"
+
+
+@pytest.fixture
+def proxy_env(monkeypatch):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("variables", "url", "proxy"),
+    [
+        ({}, "https://acme.app.panther.support/api/event/create", None),
+        ({"HTTPS_PROXY": PROXY}, "https://acme.app.panther.support/api/event/create", PROXY),
+        ({"https_proxy": PROXY}, "https://acme.app.panther.support/api/event/create", PROXY),
+        ({"HTTP_PROXY": PROXY}, "https://acme.app.panther.support/api/event/create", None),
+        ({"HTTP_PROXY": PROXY}, "http://10.1.2.3/api/event/create", PROXY),
+        ({"ALL_PROXY": PROXY}, "https://acme.app.panther.support/api/event/create", PROXY),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": "panther.support"}, "https://acme.app.panther.support/x", None),
+        (
+            {"HTTPS_PROXY": PROXY, "NO_PROXY": "other.example, .panther.support"},
+            "https://a.panther.support/x",
+            None,
+        ),
+        (
+            {"HTTPS_PROXY": PROXY, "NO_PROXY": "acme.app.panther.support:8443"},
+            "https://acme.app.panther.support:8443/x",
+            None,
+        ),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": "*"}, "https://acme.app.panther.support/x", None),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": "10.0.0.0/8"}, "https://10.1.2.3/x", None),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": "10.0.0.0/8"}, "https://11.1.2.3/x", PROXY),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": "10.1.2.3"}, "https://10.1.2.3/x", None),
+        ({"HTTPS_PROXY": PROXY, "NO_PROXY": "example.com"}, "https://acme.app.panther.support/x", PROXY),
+    ],
+)
+def test_proxy_from_the_environment_as_requests_chose_it(proxy_env, variables, url, proxy):
+    for name, value in variables.items():
+        proxy_env.setenv(name, value)
+    assert environment_proxy(url) == proxy
+
+
+def test_proxied_https_is_tunnelled_through_a_pool_of_the_concurrency(proxy_env):
+    proxy_env.setenv("HTTPS_PROXY", "http://user:p%40ss@proxy.internal:3128")
+    with build_session(5) as session:
+        pool = session.pool_for("https://acme.app.panther.support/api/event/create")
+        manager = pool._manager
+        assert manager.proxy.host == "proxy.internal"
+        assert manager.proxy.auth is None  # the credentials travel in the header only
+        assert manager.proxy_headers == {"Proxy-Authorization": "Basic dXNlcjpwQHNz"}  # user:p@ss
+        assert manager.connection_pool_kw["maxsize"] == 5
+        assert pool._target == "/api/event/create"
+
+
+def test_unsupported_proxy_fails_at_cold_start_without_quoting_it(proxy_env):
+    proxy_env.setenv("HTTPS_PROXY", "socks5://user:hunter2@proxy.internal:1080")
+    with build_session(1) as session, pytest.raises(ConfigurationError, match="socks5") as caught:
+        session.pool_for("https://acme.app.panther.support/api/event/create")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_ca_bundle_variables_apply_to_the_default_verification_only(monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/curl.pem")
+    assert effective_verify(True) == "/etc/curl.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/requests.pem")
+    assert effective_verify(True) == "/etc/requests.pem"
+    assert effective_verify("/etc/e2p.pem") == "/etc/e2p.pem"
+
+
+def test_unreadable_ca_bundle_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="CA bundle"):
+        tls_context(str(tmp_path / "missing.pem"))
+
+
+_POOL = HTTPConnectionPool("127.0.0.1", 9)
+
+
+def _refused() -> NewConnectionError:
+    """As urllib3 raises it: the socket error is its context."""
+    try:
+        try:
+            raise ConnectionRefusedError(111, "Connection refused")
+        except ConnectionRefusedError:
+            raise NewConnectionError(_POOL, "Failed to establish a new connection: [Errno 111]")  # noqa: B904
+    except NewConnectionError as error:
+        return error
+
+
+def _dropped() -> ProtocolError:
+    return ProtocolError("Connection aborted.", RemoteDisconnected("Remote end closed connection"))
+
+
+def _untrusted() -> SSLError:
+    cause = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    cause.verify_message = "self-signed certificate in certificate chain"
+    return SSLError(cause)
+
+
+@pytest.mark.parametrize(
+    ("error", "action", "reason"),
+    [
+        (ConnectTimeoutError(_POOL, "timed out"), Action.RETRY, "connect timeout"),
+        (ReadTimeoutError(_POOL, "/", "timed out"), Action.RETRY, "read timeout (Panther may still store"),
+        (_refused(), Action.RETRY, "connection refused"),
+        (NewConnectionError(_POOL, "[Errno -2] Name or service not known"), Action.RETRY, "cannot connect"),
+        (MaxRetryError(_POOL, "/", _refused()), Action.RETRY, "connection refused"),
+        (MaxRetryError(_POOL, "/", ConnectTimeoutError(_POOL, "x")), Action.RETRY, "connect timeout"),
+        (ProxyError("Cannot connect to proxy.", _refused()), Action.RETRY, "connection refused"),
+        (_dropped(), Action.RETRY, "connection dropped by the server"),
+        (ProtocolError("Connection aborted.", ConnectionResetError(104, "reset")), Action.RETRY, "dropped"),
+        (ProtocolError("Connection aborted.", OSError(113, "x")), Action.RETRY, "connection error (OSError)"),
+        (_untrusted(), Action.PERMANENT, "TLS certificate verification failed: self-signed certificate"),
+        (SSLError(ssl.SSLError(1, "wrong version number")), Action.RETRY, "TLS error"),
+        (DecodeError("bad gzip"), Action.RETRY, "response cut short"),
+        (LocationParseError("http://[x"), Action.PERMANENT, "request cannot be sent (invalid URL)"),
+        (EmptyPoolError(_POOL, "full"), Action.RETRY, "no free connection in the pool"),
+        (ClosedPoolError(_POOL, "closed"), Action.RETRY, "request failed (ClosedPoolError)"),
+    ],
+)
+def test_urllib3_errors_get_the_verdicts_requests_errors_got(error, action, reason):
+    verdict = classify_error(error)
+    assert verdict.action is action
+    assert verdict.reason.startswith(reason) or reason in verdict.reason
+
+
+def test_only_a_dropped_connection_earns_an_immediate_reconnect():
+    assert classify_error(_dropped()).reconnect
+    assert not classify_error(_refused()).reconnect
+    assert not classify_error(ReadTimeoutError(_POOL, "/", "timed out")).reconnect
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (ProtocolError("Connection broken: IncompleteRead(3 bytes read)"), "response cut short"),
+        (DecodeError("bad gzip"), "response cut short"),
+        (ReadTimeoutError(_POOL, "/", "timed out"), "read timeout"),
+    ],
+)
+def test_a_body_cut_short_after_the_status_line_is_retried(error, reason):
+    verdict = classify_error(error, reading_body=True)
+    assert verdict.action is Action.RETRY
+    assert verdict.reason.startswith(reason)
+    assert not verdict.reconnect

@@ -469,3 +469,15 @@ def test_build_directory_file_overrides_organizations(
     assert directory.lookup(web).ou_path == org.accounts[web].ou_path
     assert directory.lookup(partner) == AccountInfo(partner, "partner-audit", ou_path="Outside")
     assert directory.lookup(MGMT_ID) == org.accounts[MGMT_ID]
+
+
+def test_the_role_client_shares_the_base_sessions_data_loader_not_its_credentials() -> None:
+    """A new botocore loader would parse botocore's endpoint and partition files again (~100 ms of
+    the first invocation); the role's session takes the base session's, credentials stay its own."""
+    from handler.runtime import BotocoreSession
+
+    for base in (boto3.Session(region_name="us-east-1"), BotocoreSession()):
+        inner = base._session if isinstance(base, boto3.Session) else base.botocore_session
+        client = organizations_client_factory(base, "arn:aws:iam::111111111111:role/lookup", "us-east-1")()
+        assert client._loader is inner.get_component("data_loader")
+        assert client._request_signer._credentials.method == "events2panther-assume-role"

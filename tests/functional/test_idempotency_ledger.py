@@ -186,4 +186,17 @@ def test_a_throttled_claim_is_tried_again(dynamodb: Any) -> None:
 
 
 def test_the_ledger_client_leaves_retries_to_the_ledger() -> None:
-    assert IDEMPOTENCY_CLIENT_CONFIG.retries == {"mode": "standard", "max_attempts": 1}
+    # GIVEN a client configured as the runtime configures the ledger's, and a store that is down
+    client = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        endpoint_url=f"http://127.0.0.1:{closed_port()}",
+        config=IDEMPOTENCY_CLIENT_CONFIG,
+    )
+    sent: list[str] = []
+    client.meta.events.register("before-send.dynamodb.PutItem", lambda **kwargs: sent.append("PutItem"))
+    # WHEN a claim fails
+    with pytest.raises(LedgerUnavailableError):
+        DynamoDBLedger(client, TABLE, DAY_S).claim("evt#0", LIVE_HOLD_MS)
+    # THEN botocore sent the conditional put once: retrying is the ledger's decision
+    assert sent == ["PutItem"]

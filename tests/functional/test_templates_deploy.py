@@ -214,7 +214,7 @@ def assert_central(session: boto3.Session, outputs: dict[str, str]) -> None:
         "EventSourceMappings"
     ]
     assert mapping["EventSourceArn"] == outputs["BufferQueueArn"]
-    assert mapping["BatchSize"] == 10
+    assert mapping["BatchSize"] == 100
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
 

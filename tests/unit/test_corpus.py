@@ -19,20 +19,32 @@ from typing import Any, Final
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from handler.alert import MapResult, MapStatus
 from handler.compose import compose
 from handler.constants import PANTHER_MAX_BODY_BYTES
 from handler.enrichment.account import AccountInfo
-from handler.envelope import Envelope, envelope_from_text
+from handler.envelope import Envelope, decode_json, envelope_from_text
 from handler.exceptions import InvalidEnvelopeError
 from handler.mappers import map_event
 from handler.mappers.registry import ANY_SOURCE
-from handler.message import is_reserved_field
+from handler.message import (
+    FIELD_MAX_CHARS,
+    NODE_MAX_CHARS,
+    SUMMARY_MAX_CHARS,
+    PantherMessage,
+    clean_line,
+    is_reserved_field,
+    shorten,
+)
+from handler.translate import translate
 
 pytestmark = pytest.mark.unit
 
 CORPUS = Path(__file__).parents[2].parent / "shared" / "events"
+GOLDEN_EVENTS = Path(__file__).parents[1] / "events"
 ACCOUNT = AccountInfo("123456789012", name="Prod Payments ✓", ou_path="Root/Workloads/Prod")
 RESERVED_NAMES: Final = ["agent", "group", "tally", "state_change", "last_occurrence", "first_occurrence"]
 # Panther's event contract (PANTHER-API.md), as its JSON-schema validation applies it.
@@ -248,3 +260,155 @@ def test_corpus_has_samples_of_every_required_family() -> None:
 
     # THEN the per-file test above really exercised each required family
     assert sorted(REQUIRED_FAMILIES - seen) == []
+
+
+# --- The fast JSON paths (orjson) give what the standard library gives -------------------------
+
+STDLIB_BODY_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def stdlib_body(message: PantherMessage) -> bytes:
+    """The body as the handler encoded it before orjson: the reference."""
+    return STDLIB_BODY_ENCODER.encode({"event": message.to_event()}).encode("utf-8")
+
+
+def golden_and_corpus_bodies() -> list[bytes]:
+    samples = sorted(p for p in GOLDEN_EVENTS.rglob("*.json") if not p.name.endswith(".expected.json"))
+    return [p.read_bytes() for p in [*samples, *FILES]]
+
+
+BODIES = golden_and_corpus_bodies()
+
+
+def test_every_golden_and_corpus_body_decodes_and_encodes_as_the_standard_library_does() -> None:
+    # GIVEN every sample and corpus file, as SQS bodies
+    messages = 0
+    for raw in BODIES:
+        # THEN the decoder gives the standard library's values, or refuses what it refuses
+        try:
+            expected = json.loads(raw)
+        except ValueError as refused:
+            with pytest.raises(type(refused)):
+                decode_json(raw)
+            continue
+        assert decode_json(raw) == expected
+        parsed = parse_or_refusal(raw)
+        if isinstance(parsed, InvalidEnvelopeError):
+            continue
+        # AND every Panther body is byte for byte the standard library's encoding
+        for alert in map_event(parsed).alerts:
+            message = compose(parsed, alert, ACCOUNT)
+            assert message.body() == stdlib_body(message)
+            messages += 1
+    assert messages > len(BODIES) // 2
+
+
+def test_body_encoding_matches_the_standard_library_for_every_character() -> None:
+    # GIVEN every code point but the surrogates, in names and values, 512 at a time
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for start in range(0, len(chars), 512):
+        text = "".join(chars[start : start + 512])
+        message = PantherMessage(text[:40], text, 3, text[::-1], text[100:200], {text[:64]: text})
+        # THEN orjson writes what json.JSONEncoder(ensure_ascii=False) wrote (escapes included)
+        assert message.body() == stdlib_body(message)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"a": 1, "a": 2}',  # duplicate keys: the last wins
+        '{"n": NaN, "i": Infinity, "m": -Infinity}',  # refused by orjson, read by json
+        '{"s": "\\ud800 lone"}',  # a lone surrogate escape: refused by orjson, read by json
+        '{"s": "\\ud83d\\ude00 pair"}',
+        '{"f": [0.1, 1e-400, 1e400, -0.0, 5e-324, 1.7976931348623157e308]}',
+        '{"i": [18446744073709551615, -9223372036854775808, 9007199254740993]}',
+        b'\xef\xbb\xbf{"bom": true}',  # json.loads(bytes) skips a UTF-8 BOM; orjson refuses it
+        '{"x": 1}'.encode("utf-16"),  # json.loads(bytes) reads UTF-16 too
+        '{"ctl": "\\u0000\\u001f\\u007f"}',
+    ],
+)
+def test_decoder_accepts_and_reads_what_the_standard_library_does(raw: str | bytes) -> None:
+    assert repr(decode_json(raw)) == repr(json.loads(raw))
+
+
+@pytest.mark.parametrize("raw", ['{"a": 1,}', '"\x01"', "\ufeff{}", "[" * 100_000, '{"a": "\\ud800"'])
+def test_decoder_refuses_what_the_standard_library_refuses(raw: str) -> None:
+    with pytest.raises((ValueError, RecursionError)):
+        json.loads(raw)
+    with pytest.raises((ValueError, RecursionError)):
+        decode_json(raw)
+
+
+def test_integers_beyond_64_bits_are_read_as_floats() -> None:
+    # The one known difference from json.loads (orjson's): AWS sends no such number (its numbers
+    # are Java longs and doubles); a mapper that shows one shows it in float notation.
+    assert decode_json("[18446744073709551616]") == [1.8446744073709552e19]
+
+
+def test_a_lone_surrogate_in_an_event_gives_a_valid_body_not_an_exception() -> None:
+    # GIVEN an envelope whose JSON carries lone surrogate escapes, in the node and in fields
+    body = json.dumps(
+        {
+            "id": "e1",
+            "source": "aws.ec2",
+            "detail-type": "EC2 Instance State-change Notification",
+            "account": "111122223333",
+            "region": "eu-west-1\ud800",
+            "detail": {"instance-id": "i-1\udc00", "state": "stopped"},
+        }
+    )
+
+    # WHEN it is translated and encoded
+    translation = translate(envelope_from_text(body), lambda account_id: ACCOUNT)
+
+    # THEN each body is valid UTF-8 within the limit, the surrogates replaced by U+FFFD
+    assert translation.messages
+    for message in translation.messages:
+        event = json.loads(message.body().decode("utf-8"))["event"]
+        assert len(message.body()) <= PANTHER_MAX_BODY_BYTES
+        assert event["region"] == "eu-west-1\ufffd"
+
+
+def reference_fitted(message: PantherMessage) -> PantherMessage:
+    """fitted() as it was written before its fast path: one rebuild, field by field."""
+    cleaned = PantherMessage(
+        node=shorten(clean_line(message.node), NODE_MAX_CHARS) or "unknown",
+        summary=shorten(clean_line(message.summary), SUMMARY_MAX_CHARS) or "(no summary)",
+        severity=message.severity,
+        tag=shorten(clean_line(message.tag), FIELD_MAX_CHARS),
+        identifier=shorten(message.identifier, 1024) if message.identifier else None,
+        fields={
+            name: shorten(value, FIELD_MAX_CHARS)
+            for name, value in message.fields.items()
+            if value and not is_reserved_field(name)
+        },
+    )
+    return cleaned
+
+
+PIECES: Final = ["a", " ", "  ", "\t", "\n", "\x00", "é", "😀", "-", "x" * 40]
+TEXT = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
+NAMES = st.sampled_from(["id", "_id", "xid", "agent", "tally", "node", "severity", "state", "foo", "", "Id"])
+
+
+@settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    node=TEXT,
+    summary=TEXT,
+    tag=TEXT,
+    identifier=st.none() | TEXT,
+    fields=st.dictionaries(NAMES | st.text(max_size=8), TEXT | st.text(min_size=500, max_size=600)),
+)
+def test_fitted_gives_what_the_field_by_field_rebuild_gave(
+    node: str, summary: str, tag: str, identifier: str | None, fields: dict[str, str]
+) -> None:
+    # GIVEN any message (small enough that no shrinking is needed: that path is unchanged)
+    message = PantherMessage(node, summary, 2, tag, identifier, fields)
+    expected = reference_fitted(message)
+    if len(stdlib_body(expected)) > PANTHER_MAX_BODY_BYTES:
+        return
+
+    # THEN the fast path gives the same message and the same body
+    fitted = message.fitted()
+    assert fitted == expected
+    assert fitted.body() == stdlib_body(expected)

@@ -2,10 +2,15 @@
 
 Each run is a new interpreter that times, from its first statement, `import handler.app` and
 `build_runtime(load_settings())` with the environment the central template gives the function and
-a real boto3 Session (fake credentials: building clients makes no call). Interpreter start-up is not
-counted (Lambda's runtime bootstrap is not the function's code). One untimed run first writes any
-missing bytecode (`__pycache__`, git-ignored), so the timed runs read bytecode as a package shipped
-with it would; how much compiling the shipped sources adds is measured separately (`compile_ms`).
+the function's own AWS session (fake credentials: building clients makes no call). Interpreter
+start-up is not counted (Lambda's runtime bootstrap is not the function's code). One untimed run
+first writes any missing bytecode (`__pycache__`, git-ignored), so the timed runs read bytecode as a
+package shipped with it would (`e2p.lambda_package` ships it when an interpreter of the runtime's
+version is at hand); how much compiling the shipped sources adds without it is `compile_ms`.
+
+Not counted: what the first invocation does on top, on the network (the token read, the directory's
+AssumeRole and Organizations listing with their two clients) and the dead-letter queue's SQS client,
+made on the first dead letter only (docs/performance.md measures the first invocation).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from handler.runtime import build_runtime
 runtime = build_runtime(load_settings())
 print(round((time.perf_counter() - started) * 1000, 3))
 """
-# The packages the Lambda zip carries (handler + RUNTIME_REQUIREMENTS and their dependencies);
-# boto3, botocore and their own dependencies come with the runtime, with bytecode.
+# The packages the Lambda zip carries (handler + RUNTIME_REQUIREMENTS and their dependencies, of
+# this version or an earlier one); boto3, botocore and their own dependencies come with the runtime,
+# with bytecode. Only those a cold start imports are compiled.
 SHIPPED_PACKAGES: Final = (
     "handler",
     "requests",
@@ -42,6 +48,7 @@ SHIPPED_PACKAGES: Final = (
     "idna",
     "certifi",
     "aws_lambda_powertools",
+    "jmespath",
     "typing_extensions",
 )
 COMPILE_PROBE: Final = """
@@ -72,7 +79,8 @@ FAKE_AWS: Final = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
-# What central/template.yaml sets (idempotency off, its default); no value is ever contacted.
+# What central/template.yaml sets with its defaults (IdempotencyEnabled "true": the table is set,
+# DeliveryConcurrency 16); no value is ever contacted.
 TEMPLATE_LIKE_ENV: Final = {
     env.PANTHER_URL: "https://console.invalid/api/event/create",
     env.TOKEN_SECRET_ID: "arn:aws:secretsmanager:us-east-1:000000000000:secret:e2p-bench",
@@ -80,7 +88,8 @@ TEMPLATE_LIKE_ENV: Final = {
     env.DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/000000000000/e2p-bench-dlq",
     env.ORG_LOOKUP_ROLE_ARN: "arn:aws:iam::000000000000:role/e2p-bench-lookup",
     env.ACCOUNT_TAG_KEYS: "",
-    env.IDEMPOTENCY_TABLE: "",
+    env.IDEMPOTENCY_TABLE: "e2p-bench-idempotency",
+    env.DELIVERY_CONCURRENCY: "16",
     env.POWERTOOLS_SERVICE_NAME: "events2panther",
     env.POWERTOOLS_METRICS_NAMESPACE: "Events2Panther",
     env.LOG_LEVEL: "INFO",

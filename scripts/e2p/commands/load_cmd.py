@@ -50,8 +50,13 @@ TABLE_ORDER: Final = (
     show_default=True,
     help="Invocations at once (the template's MaximumConcurrency is 5).",
 )
+@click.option(
+    "--faults",
+    "spec",
+    help="Faults of the local Panther, as for `e2p demo --faults` (e.g. error=0.3,seed=7).",
+)
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def load_command(events: int, idempotency: bool, concurrency: int, output: str) -> None:
+def load_command(events: int, idempotency: bool, concurrency: int, spec: str | None, output: str) -> None:
     """Send a burst of events through the real handler, a local Panther and an in-process moto.
 
     Batches of 10 with SQS event-source semantics (partial failures come back, redrive after 5
@@ -59,14 +64,21 @@ def load_command(events: int, idempotency: bool, concurrency: int, output: str) 
     and speed. Nothing leaves this machine. Exit code 1 when any event was lost.
     """
     from e2p.load.runner import LoadPlan, run_load
+    from e2p.local.faults import FaultPlan, FaultSpecError
     from e2p.project import locate_project
 
-    report = run_load(LoadPlan(events, idempotency, concurrency), locate_project().root)
+    try:
+        faults = FaultPlan.parse(spec) if spec else None
+    except FaultSpecError as exc:
+        raise click.UsageError(f"--faults: {exc}") from exc
+    report = run_load(LoadPlan(events, idempotency, concurrency, faults), locate_project().root)
     if output == "json":
         click.echo(json.dumps(report, indent=2))
     else:
         for name in TABLE_ORDER:
             click.echo(f"{name:<16} {report[name]}")
+        if report["faults"]:
+            click.echo(f"{'faults':<16} {report['faults']} -> {report['fault_counts']}")
         for reason, count in sorted(report["dead_letter_reasons"].items()):
             click.echo(f"  dead letter: {count} x {reason}")
     if report["lost"] > 0:

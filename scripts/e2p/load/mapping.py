@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from e2p.load.source import LoadRecord
+from e2p.load.tally import collection_bytes
 from handler.counters import Count
 from handler.decisions import Action
 from handler.pipeline import BatchReport
@@ -35,6 +36,10 @@ class MappingResult:
     acked: int = 0
     reasons: Counter[str] = field(default_factory=Counter)  # why records were dead-lettered or redriven
     counters: Counter[str] = field(default_factory=Counter)  # the handler's own counts, summed
+
+    def footprint_bytes(self) -> int:
+        """What the result holds per event (its sets of event ids), in bytes."""
+        return sum(collection_bytes(ids) for ids in (self.filtered, self.dead_lettered, self.redriven))
 
 
 class EventSourceMapping:

@@ -4,6 +4,12 @@
 
 lost = sent - (events seen by Panther | dead-lettered | filtered): an event counted in two of those
 (some messages delivered, then the record dead-lettered) is counted once.
+
+Memory: the receiver keeps only its last EVENTS_KEPT events and requests (its counters count
+them all); what the run must keep per event (the tally's message digests and event ids, the
+mapping's filtered and dead-lettered ids) is reported as `bookkeeping_mb`, so that peak RSS minus
+it is the pipeline's (handler, moto, receiver). `ledger_items` is what moto's idempotency table
+holds at the end (in AWS that lives in DynamoDB, not in the function).
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ from typing import Any, Final
 
 from e2p.bench.corpus import CorpusChoice, load_corpus
 from e2p.load.mapping import EventSourceMapping
-from e2p.load.source import envelopes, records
+from e2p.load.source import EventIds, envelopes, records
 from e2p.load.tally import PantherTally
 from e2p.load.world import Context, aws_world, fake_aws_environment, settings_for
 from e2p.local import LocalPanther
+from e2p.local.faults import FaultPlan
 from handler import app
 from handler.counters import Count
 from handler.runtime import build_runtime
@@ -30,7 +37,7 @@ from handler.runtime import build_runtime
 BATCH_SIZE: Final = 10
 MAX_RECEIVE_COUNT: Final = 5  # the buffer queue's redrive policy
 CONCURRENCY: Final = 5  # the template's MaximumConcurrency
-EVENTS_KEPT: Final = 100  # the receiver's own window; the tally counts everything
+EVENTS_KEPT: Final = 100  # the receiver's own window (events and requests); the tally counts everything
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class LoadPlan:
     events: int = 100_000
     idempotency: bool = True
     concurrency: int = CONCURRENCY
+    faults: FaultPlan | None = None  # injected by the local Panther (as `e2p demo --faults`)
 
 
 def peak_rss_mb() -> float:
@@ -48,7 +56,8 @@ def peak_rss_mb() -> float:
 def run_load(plan: LoadPlan, project_root: Path) -> dict[str, Any]:
     samples = envelopes([sample.body for sample in load_corpus(project_root, CorpusChoice.BUNDLED)])
     token = "load-" + uuid.uuid4().hex
-    tally = PantherTally()
+    ids = EventIds()
+    tally = PantherTally(ids, plan.events)
     rss_before = peak_rss_mb()
     quiet = logging.getLogger("handler")
     level = quiet.level
@@ -57,7 +66,14 @@ def run_load(plan: LoadPlan, project_root: Path) -> dict[str, Any]:
         with (
             fake_aws_environment(),
             aws_world(token, idempotency=plan.idempotency) as world,
-            LocalPanther(token, latency_s=0.0, discard=tally.observe, events_kept=EVENTS_KEPT) as panther,
+            LocalPanther(
+                token,
+                latency_s=0.0,
+                discard=tally.observe,
+                events_kept=EVENTS_KEPT,
+                requests_kept=EVENTS_KEPT,
+                faults=plan.faults,
+            ) as panther,
         ):
             # Plain HTTP on loopback (E2P_ALLOW_INSECURE_HTTP=true follows from the http:// URL).
             settings = settings_for(world, panther.url, idempotency=plan.idempotency)
@@ -66,27 +82,30 @@ def run_load(plan: LoadPlan, project_root: Path) -> dict[str, Any]:
             invokers = [lambda event, rt=rt: app.handle(event, Context(), rt) for rt in runtimes]
             started = time.monotonic()
             mapping = EventSourceMapping(
-                records(samples, plan.events), batch_size=BATCH_SIZE, max_receives=MAX_RECEIVE_COUNT
+                records(samples, plan.events, ids), batch_size=BATCH_SIZE, max_receives=MAX_RECEIVE_COUNT
             )
             result = mapping.run(invokers)
             seconds = time.monotonic() - started
             dlq_depth = _queue_depth(world.session.client("sqs"), world.dlq_url)
+            ledger_items = _item_count(world.session.client("dynamodb"), world.table) if world.table else 0
             for runtime in runtimes:
                 runtime.dispatcher.close()
+            fault_counts = panther.fault_counts()
     finally:
         quiet.setLevel(level)
-    seen = tally.event_ids()
+    bookkeeping = tally.footprint_bytes() + result.footprint_bytes()
     dead = result.dead_lettered | result.redriven
-    accounted = len(seen | dead | result.filtered)
+    accounted = tally.accounted(dead | result.filtered)
     return {
         "sent": plan.events,
-        "delivered": len(seen),
+        "delivered": tally.events_seen,
         "dead_lettered": len(dead),
         "filtered": len(result.filtered),
         "lost": plan.events - accounted,
         "duplicates": tally.duplicates,
         "messages_received": tally.received,
         "messages_distinct": tally.messages,
+        "foreign_events": tally.foreign,
         "dead_lettered_by_handler": len(result.dead_lettered),
         "redriven": len(result.redriven),
         "dead_letter_queue_depth": dlq_depth,
@@ -95,15 +114,26 @@ def run_load(plan: LoadPlan, project_root: Path) -> dict[str, Any]:
         "invocations": result.invocations,
         "failed_invocations": result.failed_invocations,
         "duplicates_skipped_by_store": result.counters.get(Count.DUPLICATES_SKIPPED.value, 0),
+        # The handler's own counts, summed (DeliveryAttempts above MessagesDelivered: retries within
+        # an invocation, e.g. after a read timeout, the one way to a duplicate the ledger cannot stop).
+        "handler_counts": dict(sorted(result.counters.items())),
         "idempotency": plan.idempotency,
+        "faults": plan.faults.describe() if plan.faults else "",
+        "fault_counts": fault_counts,
         "concurrency": plan.concurrency,
         "batch_size": BATCH_SIZE,
         "samples": len(samples),
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": rss_before,
+        "bookkeeping_mb": round(bookkeeping / (1024 * 1024), 1),
+        "ledger_items": ledger_items,
         "seconds": round(seconds, 2),
         "events_per_s": round(plan.events / seconds, 1) if seconds > 0 else None,
     }
+
+
+def _item_count(dynamodb: Any, table: str) -> int:
+    return int(dynamodb.describe_table(TableName=table)["Table"]["ItemCount"])
 
 
 def _queue_depth(sqs: Any, url: str) -> int:
