@@ -4,12 +4,14 @@ of other fixtures in this folder."""
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
+import trustme
 from moto import mock_aws
 from panther_stub import PantherStub
 
@@ -136,3 +138,18 @@ def delivery_client_factory(
         return PantherClient(delivery_session, url, tokens, **options)
 
     return make
+
+
+@pytest.fixture
+def tls_stub(tmp_path) -> Iterator[tuple[PantherStub, str]]:
+    """An HTTPS Panther whose certificate is issued by a private CA; yields the stub and the CA file."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path / "panther-ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    stub = PantherStub(ssl_context=context).start()
+    try:
+        yield stub, str(ca_file)
+    finally:
+        stub.stop()

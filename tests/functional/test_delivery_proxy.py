@@ -7,13 +7,10 @@ import contextlib
 import json
 import socket
 import socketserver
-import ssl
 import threading
 from collections.abc import Iterator
 
 import pytest
-import trustme
-from panther_stub import PantherStub
 
 from handler.delivery import DeliveryStatus
 
@@ -93,20 +90,6 @@ def proxy(monkeypatch) -> Iterator[_Proxy]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture
-def tls_stub(tmp_path) -> Iterator[tuple[PantherStub, str]]:
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_file = tmp_path / "panther-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    stub = PantherStub(ssl_context=context).start()
-    try:
-        yield stub, str(ca_file)
-    finally:
-        stub.stop()
 
 
 def test_https_goes_through_the_proxy_tunnel_with_tls_verified_end_to_end(

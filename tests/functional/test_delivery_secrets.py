@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import ssl
-from collections.abc import Iterator
 
 import pytest
-import trustme
-from panther_stub import PantherStub, Reply, error_reply, hang
+from panther_stub import Reply, error_reply, hang
 
 from handler.delivery import DeliveryStatus, Dispatcher
 
@@ -19,21 +16,6 @@ TOKEN = "tok-SECRET-0123456789abcdef01234"
 ROTATED = "tok-SECRET-fedcba9876543210fedcb"
 MARKER = "body-marker-6f1c2a"
 BODY = json.dumps({"event": {"node": "n", "summary": MARKER, "severity": 2}}).encode()
-
-
-@pytest.fixture
-def tls_stub(tmp_path) -> Iterator[tuple[PantherStub, str]]:
-    """An HTTPS Panther whose certificate is issued by a private CA; yields the stub and the CA file."""
-    ca = trustme.CA()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
-    ca_file = tmp_path / "panther-ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    stub = PantherStub(ssl_context=context).start()
-    try:
-        yield stub, str(ca_file)
-    finally:
-        stub.stop()
 
 
 @pytest.fixture
