@@ -6,6 +6,7 @@ creates its own.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +73,13 @@ IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
 )
 
 
+# The delivery workers wait on sockets while the invocation's thread maps the next records. CPython
+# lets a computing thread keep the interpreter lock for up to its switch interval (5 ms by default)
+# before a worker whose answer has arrived may run; 0.5 ms keeps answers from queueing behind the
+# mapping. e2p bench, batch 100 / concurrency 16, five paired runs: efficiency 0.72-0.75 -> 0.76-0.81.
+GIL_SWITCH_INTERVAL_S: Final = 0.0005
+
+
 def build_runtime(
     settings: Settings,
     session: Any = None,
@@ -92,6 +100,8 @@ def build_runtime(
     `directory` replaces the one the settings describe, `sleep` is the client's wait between attempts.
     """
     cap_sdk_debug_logging()
+    # Process-wide, and the function's process is its own: never raised if something set it lower.
+    sys.setswitchinterval(min(sys.getswitchinterval(), GIL_SWITCH_INTERVAL_S))
 
     session = session or BotocoreSession()
     tokens: TokenProvider
