@@ -19,7 +19,7 @@ When in doubt the key changes and the message is sent again: a duplicate, never 
 Envelopes without an id get no key and are delivered unguarded: nothing tells two of them apart.
 Neither do envelopes nested too deeply to be encoded again for the digest.
 
-States, on powertools' idempotency records (DynamoDBPersistenceLayer, the central stack's table):
+States, on powertools' idempotency records (handler.idempotency_dynamodb, the central stack's table):
 - claimed (IN_PROGRESS) just before the POST, with an in-progress expiry at the invocation's
   deadline: a crashed invocation blocks its message only until then, long before SQS redelivers;
 - completed (COMPLETED) after DELIVERED or DISCARDED: later attempts skip it and count it as done;
@@ -36,12 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
-
-# powertools' idempotency utility is imported by DynamoDBLedger, not here: its package imports
-# boto3 and its DynamoDB layer (~14 ms + boto3 of a cold start) that a function without the table
-# (E2P_IDEMPOTENCY_TABLE empty) never uses, while this module is imported by every pipeline.
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Final, Protocol, Self
 
 from handler.counters import Count, Counters
 from handler.delivery.fanout import Sender
@@ -49,10 +44,6 @@ from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.envelope import UNKNOWN, Envelope
 from handler.exceptions import Events2PantherError
 from handler.message import PantherMessage
-
-if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-    from mypy_boto3_dynamodb.client import DynamoDBClient
 
 logger = logging.getLogger(__name__)
 
@@ -65,35 +56,10 @@ DEFAULT_TTL_S: Final = 24 * 3600
 # Without a deadline (no Lambda context) a claim is held for Lambda's longest timeout: no
 # invocation can still be delivering after that.
 IN_PROGRESS_FALLBACK_S: Final = 900.0
-# Records of this table are prefixed with this instead of the function's name, so that a renamed
-# function (a replaced stack resource) still finds the records of its predecessor.
-KEY_PREFIX: Final = "e2p-delivery"
-HASH_FUNCTION: Final = "sha256"
-# A record can vanish or expire between the conditional put and the read of the old one, and a
-# throttled put is tried again: together at most this many puts per claim.
-CLAIM_TRIES: Final = 3
-# complete and release are plain writes: trying them again after any error is harmless.
-WRITE_TRIES: Final = 2
-RETRY_PAUSE_S: Final = 0.05
-# DynamoDB answers these before applying anything: a conditional put may be sent again. After any
-# other error (a timeout, a reset connection, a 500) the put may have been applied with its answer
-# lost; sent again, it would find its own record and take it for another invocation's, leaving the
-# message blocked until the claim expires. The runtime's client therefore retries nothing itself.
-_NOT_APPLIED_CODES: Final = frozenset(
-    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
-)
-_DATA_KEY: Final = "message"
 _MS_PER_S: Final = 1000
 
 DUPLICATE_REASON: Final = "already delivered by an earlier attempt (idempotency record)"
 IN_PROGRESS_REASON: Final = "another invocation is delivering this message (idempotency record)"
-
-
-def _store_errors() -> tuple[type[Exception], ...]:
-    """What a failing store raises: botocore's errors and powertools' idempotency ones."""
-    from aws_lambda_powertools.utilities.idempotency.exceptions import BaseError
-
-    return (BotoCoreError, ClientError, BaseError)
 
 
 class LedgerUnavailableError(Events2PantherError):
@@ -166,121 +132,6 @@ def envelope_digest(envelope: Envelope) -> str:
 
 def keyed_body(body: bytes, key: str | None) -> bytes:
     return body if key is None else KeyedBody(body, key)
-
-
-class _NotDeliveredError(Exception):
-    """Never raised: powertools' delete_record wants the exception that made it necessary (for a log)."""
-
-
-class DynamoDBLedger:
-    """The ledger on powertools' DynamoDB persistence layer (records: id, status, expiration,
-    in_progress_expiration, data). Thread-safe: the delivery workers share it."""
-
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        ttl_s: int,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """`client` should not retry by itself (botocore `max_attempts` 1): see _NOT_APPLIED_CODES."""
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-
-        self._table_name = table_name
-        self._sleep = sleep
-        self._errors = _store_errors()
-        self._store = DynamoDBPersistenceLayer(table_name, boto3_client=client)
-        # No local cache: powertools' LRU cache is not thread-safe, and a record is read once per
-        # message attempt anyway.
-        self._store.configure(
-            IdempotencyConfig(expires_after_seconds=ttl_s, hash_function=HASH_FUNCTION),
-            key_prefix=KEY_PREFIX,
-        )
-
-    def __repr__(self) -> str:
-        return f"DynamoDBLedger(table={self._table_name!r})"
-
-    def claim(self, key: str, hold_ms: int) -> Claim:
-        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
-
-        data = {_DATA_KEY: key}
-        for attempt in range(1, CLAIM_TRIES + 1):
-            try:
-                self._store.save_inprogress(data, remaining_time_in_millis=max(hold_ms, 0))
-            except IdempotencyItemAlreadyExistsError as exc:
-                record = exc.old_data_record or self._read(data)
-            except self._errors as exc:
-                if _not_applied(exc) and attempt < CLAIM_TRIES:
-                    self._sleep(RETRY_PAUSE_S * attempt)
-                    continue
-                raise LedgerUnavailableError(f"claim in {self._table_name}: {_describe(exc)}") from exc
-            else:
-                return Claim.CLAIMED
-            try:
-                held = _held(record)
-            except self._errors as exc:  # a status powertools does not know
-                raise LedgerUnavailableError(f"claim in {self._table_name}: {_describe(exc)}") from exc
-            if held is not None:
-                return held
-            # The record disappeared or expired since the conditional put refused: put again.
-        # Records that keep changing under us: someone else is working on this message.
-        return Claim.BUSY
-
-    def complete(self, key: str, status: DeliveryStatus) -> None:
-        self._write("complete", lambda: self._store.save_success({_DATA_KEY: key}, {"status": status.value}))
-
-    def release(self, key: str) -> None:
-        self._write("release", lambda: self._store.delete_record({_DATA_KEY: key}, _NotDeliveredError()))
-
-    def _write(self, step: str, write: Callable[[], None]) -> None:
-        for attempt in range(1, WRITE_TRIES + 1):
-            try:
-                write()
-            except self._errors as exc:
-                if attempt < WRITE_TRIES:
-                    self._sleep(RETRY_PAUSE_S * attempt)
-                    continue
-                raise LedgerUnavailableError(f"{step} in {self._table_name}: {_describe(exc)}") from exc
-            return
-
-    def _read(self, data: dict[str, Any]) -> DataRecord | None:
-        from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
-
-        try:
-            return self._store.get_record(data)
-        except IdempotencyItemNotFoundError:
-            return None
-        except self._errors as exc:
-            raise LedgerUnavailableError(f"read in {self._table_name}: {_describe(exc)}") from exc
-
-
-def _held(record: DataRecord | None) -> Claim | None:
-    """What an existing record says, or None when it no longer stands in the way."""
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
-
-    if record is None:
-        return None
-    status = record.status  # EXPIRED when past its TTL, whatever was stored
-    if status == STATUS_CONSTANTS["COMPLETED"]:
-        return Claim.DONE
-    if status != STATUS_CONSTANTS["INPROGRESS"]:
-        return None
-    expiry_ms = record.in_progress_expiry_timestamp
-    if expiry_ms is not None and expiry_ms < time.time() * _MS_PER_S:
-        return None
-    return Claim.BUSY
-
-
-def _not_applied(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _NOT_APPLIED_CODES
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'unknown')}: {error.get('Message', '')}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 class LedgeredSender:

@@ -21,7 +21,7 @@ from handler.delivery.fanout import Dispatcher, Sender
 from handler.delivery.session import build_session
 from handler.enrichment.build import build_directory
 from handler.enrichment.directory import AccountDirectory
-from handler.idempotency import DynamoDBLedger, LedgeredSender
+from handler.idempotency import LedgeredSender
 from handler.log_safety import cap_sdk_debug_logging
 from handler.pipeline import Pipeline
 from handler.token import SecretsManagerToken, SsmParameterToken, TokenProvider
@@ -64,7 +64,7 @@ class Runtime:
 # timeouts and few retries turn an outage into a quick error (and a delivery without the ledger)
 # instead of botocore's defaults (60 s timeouts, DynamoDB's 10 legacy attempts) eating the deadline.
 # No retries by botocore: a claim is a conditional put, and one sent again after a lost answer
-# finds its own record. The ledger retries what is safe (handler.idempotency).
+# finds its own record. The ledger retries what is safe (handler.idempotency_dynamodb).
 IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
     # total_max_attempts counts the first call ("max_attempts" would count retries only).
     connect_timeout=1,
@@ -126,6 +126,9 @@ def build_runtime(
     sender: Sender = wrap_sender(client) if wrap_sender else client
     ledgered: LedgeredSender | None = None
     if settings.idempotency_table:
+        # Only with a table: this module imports powertools' idempotency package and boto3.
+        from handler.idempotency_dynamodb import DynamoDBLedger
+
         ledger = DynamoDBLedger(
             session.client("dynamodb", config=IDEMPOTENCY_CLIENT_CONFIG),
             settings.idempotency_table,

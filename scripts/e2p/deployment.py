@@ -17,6 +17,7 @@ from typing import Any, Final, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from e2p import code_bucket, lambda_package
+from e2p.attempts import attempt_step
 from e2p.cfn_template import check_parameters, function_runtime, load_template, template_parameters
 from e2p.coverage import compute_coverage, missing_pairs
 from e2p.exceptions import E2PError, TemplateError
@@ -64,14 +65,7 @@ class Deployment:
     # -- helpers -------------------------------------------------------------------------------------
 
     def _attempt(self, step: str, account: str, region: str, work: Callable[[], T]) -> T | None:
-        where = " ".join(part for part in (account, region) if part)
-        try:
-            with self._out.waiting(f"{step} {where}".strip()):
-                return work()
-        except (ClientError, BotoCoreError, E2PError) as exc:
-            self.results.record(step, Outcome.FAILED, account, region, error_text(exc))
-            self._out.error(f"{step} ({account} {region}): {error_text(exc)}")
-            return None
+        return attempt_step(self.results, self._out, step, account, region, work)
 
     def _skip(self, step: str, account: str, region: str, because: str) -> None:
         self.results.record(step, Outcome.SKIPPED, account, region, because)

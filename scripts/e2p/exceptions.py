@@ -49,5 +49,9 @@ class PollTimeoutError(E2PError):
     """Something AWS does asynchronously did not finish within the allowed time."""
 
 
+class StackNotFoundError(E2PError):
+    """A stack the command needs (the central stack, say) is not deployed where the settings say."""
+
+
 class ReplayError(E2PError):
     """A dead-letter redrive or an archive replay could not be started or did not complete."""

@@ -20,7 +20,7 @@ from e2p.message_mover import MessageMover, MoveReport, native_move
 from e2p.options import CommandContext
 from e2p.queue_depths import queue_arn, queue_depth
 from e2p.sessions import error_text
-from e2p.stacks import describe, outputs_of
+from e2p.stacks import deployed_outputs
 
 SOURCES: Final = {"buffer": "DeadLetterQueueUrl", "rule": "RuleDeadLetterQueueUrl"}
 REPLAY_DONE: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
@@ -47,12 +47,7 @@ class Replayer:
         self._sqs = ctx.sessions.client(session, "sqs", central.region)
         self._events = ctx.sessions.client(session, "events", central.region)
         cfn = ctx.sessions.client(session, "cloudformation", central.region)
-        stack = describe(cfn, central.stack_name)
-        if stack is None:
-            raise ReplayError(
-                f"stack {central.stack_name} not found in {central.account_id} {central.region}"
-            )
-        self.outputs = outputs_of(stack)
+        self.outputs = deployed_outputs(cfn, central.stack_name, f"{central.account_id} {central.region}")
 
     def output(self, name: str) -> str:
         value = self.outputs.get(name)

@@ -16,7 +16,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from e2p.cfn_template import ParameterSpec, load_template, same_template, template_parameters
-from e2p.exceptions import StackOperationError
+from e2p.exceptions import StackNotFoundError, StackOperationError
 from e2p.polling import Poller
 from e2p.results import Outcome
 
@@ -66,6 +66,14 @@ def describe(cfn: Any, name: str) -> dict[str, Any] | None:
 
 def outputs_of(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs") or []}
+
+
+def deployed_outputs(cfn: Any, name: str, where: str) -> dict[str, str]:
+    """The outputs of stack `name`; StackNotFoundError (naming `where`) when it is not deployed."""
+    stack = describe(cfn, name)
+    if stack is None:
+        raise StackNotFoundError(f"stack {name} not found in {where}")
+    return outputs_of(stack)
 
 
 def parameters_of(stack: Mapping[str, Any]) -> dict[str, str]:

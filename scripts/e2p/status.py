@@ -21,7 +21,7 @@ from e2p.options import CommandContext
 from e2p.organization import accounts_in_units, stackset_targets
 from e2p.queue_depths import QueueDepth, queue_depth
 from e2p.sessions import error_text
-from e2p.stacks import SUCCESS, describe, outputs_of
+from e2p.stacks import SUCCESS, deployed_outputs, describe, outputs_of
 from e2p.stackset_ops import InstanceState, StackSetManager
 
 T = TypeVar("T")
@@ -205,10 +205,7 @@ class StatusCheck:
     def _central_outputs(self) -> dict[str, str]:
         central = self.ctx.settings.central
         cfn = self._sessions.client(self._sessions.central(), "cloudformation", central.region)
-        stack = describe(cfn, central.stack_name)
-        if stack is None:
-            raise E2PError(f"stack {central.stack_name} not found in {central.account_id} {central.region}")
-        return outputs_of(stack)
+        return deployed_outputs(cfn, central.stack_name, f"{central.account_id} {central.region}")
 
     def _central_queues(self, report: StatusReport, outputs: dict[str, str]) -> None:
         if not outputs:

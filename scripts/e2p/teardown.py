@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from e2p import code_bucket
-from e2p.exceptions import E2PError
+from e2p.attempts import attempt_step
 from e2p.fanout import fan_out
 from e2p.options import CommandContext
 from e2p.results import Outcome, Results
@@ -34,14 +32,7 @@ class Teardown:
         self._members_remain = False
 
     def _attempt(self, step: str, account: str, region: str, work: Callable[[], T]) -> T | None:
-        where = " ".join(part for part in (account, region) if part)
-        try:
-            with self._out.waiting(f"{step} {where}".strip()):
-                return work()
-        except (ClientError, BotoCoreError, E2PError) as exc:
-            self.results.record(step, Outcome.FAILED, account, region, error_text(exc))
-            self.ctx.output.error(f"{step} ({account} {region}): {error_text(exc)}")
-            return None
+        return attempt_step(self.results, self._out, step, account, region, work)
 
     def _deployer(self, session: Any, account: str, region: str, name: str) -> StackDeployer:
         cfn = self._sessions.client(session, "cloudformation", region)

@@ -28,7 +28,7 @@ from e2p.exceptions import E2PError, PollTimeoutError
 from e2p.options import CommandContext
 from e2p.polling import Poller
 from e2p.sessions import error_text
-from e2p.stacks import describe, outputs_of
+from e2p.stacks import deployed_outputs
 
 TEST_SOURCE: Final = "events2panther.test"
 TEST_DETAIL_TYPE: Final = "Events2Panther Test Event"
@@ -114,10 +114,7 @@ class TestEventSender:
     def _central_outputs(self) -> dict[str, str]:
         central = self.ctx.settings.central
         cfn = self._sessions.client(self._sessions.central(), "cloudformation", central.region)
-        stack = describe(cfn, central.stack_name)
-        if stack is None:
-            raise E2PError(f"stack {central.stack_name} not found in {central.account_id} {central.region}")
-        return outputs_of(stack)
+        return deployed_outputs(cfn, central.stack_name, f"{central.account_id} {central.region}")
 
     def run(self, account: str | None, region: str | None, central: bool, timeout: float) -> TestEventReport:
         outputs = self._central_outputs()

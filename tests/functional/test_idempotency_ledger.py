@@ -15,14 +15,8 @@ from moto import mock_aws
 from test_reliability_harness import REGION, TABLE, create_idempotency_table
 
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
-from handler.idempotency import (
-    CLAIM_TRIES,
-    Claim,
-    DynamoDBLedger,
-    KeyedBody,
-    LedgeredSender,
-    LedgerUnavailableError,
-)
+from handler.idempotency import Claim, KeyedBody, LedgeredSender, LedgerUnavailableError
+from handler.idempotency_dynamodb import CLAIM_TRIES, DynamoDBLedger
 from handler.runtime import IDEMPOTENCY_CLIENT_CONFIG
 
 pytestmark = pytest.mark.functional

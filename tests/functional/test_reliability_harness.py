@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from e2p.load import world as load_world
+from e2p.load.mapping import sqs_event
 from e2p.load.world import (  # noqa: F401 -- REGION, TABLE, Context, ... re-exported to the tests
     REGION,
     TABLE,
@@ -183,19 +184,6 @@ class SqsLoop:
                 self.result.redriven[record.message_id] = reason
             else:
                 self.pending.append(record)
-
-
-def sqs_event(records: Sequence[Record]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": r.message_id,
-                "body": r.body,
-                "attributes": {"ApproximateReceiveCount": str(r.receives)},
-            }
-            for r in records
-        ]
-    }
 
 
 # ---------------------------------------------------------------- Panther-side views

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -136,10 +135,6 @@ def cold_start_samples(runs: int) -> list[float]:
     environ = probe_environment()
     _run(PROBE, environ)
     return [_run(PROBE, environ) for _ in range(runs)]
-
-
-def cold_start_ms(runs: int) -> float:
-    return statistics.median(cold_start_samples(runs))
 
 
 def compile_ms() -> float:

@@ -13,7 +13,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from e2p.load.source import LoadRecord
 from e2p.load.tally import collection_bytes
@@ -142,7 +142,15 @@ class EventSourceMapping:
             self._returned.append(record)
 
 
-def sqs_event(records: Sequence[LoadRecord]) -> dict[str, Any]:
+class QueuedRecord(Protocol):
+    """What the Lambda event of an SQS batch is made of (LoadRecord, and the tests' own records)."""
+
+    message_id: str
+    body: str
+    receives: int
+
+
+def sqs_event(records: Sequence[QueuedRecord]) -> dict[str, Any]:
     return {
         "Records": [
             {
