@@ -336,7 +336,7 @@ TEST_SOURCE = "events2panther.test"
 
 def pattern_with_test_source(root: Path) -> str:
     """The member template's default pattern plus a branch for `e2p send-test-event`'s source."""
-    from e2p.cfn_template import load_template
+    from e2p.aws.cfn_template import load_template
 
     template = load_template((root / "member" / "template.yaml").read_text(encoding="utf-8"))
     pattern = json.loads(template["Parameters"]["EventPattern"]["Default"])

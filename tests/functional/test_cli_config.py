@@ -12,10 +12,10 @@ import pytest
 from cli_org import FAKE_ENV, REPO
 from click.testing import CliRunner
 
-from e2p.cfn_template import check_parameters, load_template, template_parameters
+from e2p.aws.cfn_template import check_parameters, load_template, template_parameters
+from e2p.aws.stack_parameters import central_parameters
 from e2p.cli import main
-from e2p.settings import load_settings
-from e2p.stack_parameters import central_parameters
+from e2p.config.settings import load_settings
 
 pytestmark = pytest.mark.functional
 

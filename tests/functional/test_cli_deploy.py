@@ -30,7 +30,7 @@ from cli_org import (  # noqa: F401 - fixtures
     stage_fixture,
 )
 
-from e2p.deployment import CENTRAL_OUTPUTS
+from e2p.ops.deployment import CENTRAL_OUTPUTS
 
 pytestmark = pytest.mark.functional
 

@@ -15,9 +15,14 @@ from pathlib import Path
 import pytest
 from cli_org import REPO
 
-from e2p.cfn_template import function_runtime, load_template
+from e2p.aws.cfn_template import function_runtime, load_template
 from e2p.exceptions import PackagingError
-from e2p.lambda_package import PackageSpec, build_package, pinned_requirements, spec_from_environment
+from e2p.packaging.lambda_package import (
+    PackageSpec,
+    build_package,
+    pinned_requirements,
+    spec_from_environment,
+)
 
 pytestmark = pytest.mark.functional
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from cli_org import CENTRAL_STACK, Stage, local_aws_fixture, shared_deployment_fixture  # noqa: F401
 from moto import mock_aws
 
-from e2p.message_mover import MessageMover
+from e2p.aws.message_mover import MessageMover
 
 pytestmark = pytest.mark.functional
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from e2p.aws.polling import Poller
+from e2p.aws.stacks import StackDeployer, StackSpec
+from e2p.aws.stackset_definition import StackSetDefinition
+from e2p.aws.stackset_ops import StackSetManager, definition_differences
+from e2p.console.results import Outcome
 from e2p.exceptions import PollTimeoutError, StackOperationError, StackSetOperationError
-from e2p.polling import Poller
-from e2p.results import Outcome
-from e2p.stacks import StackDeployer, StackSpec
-from e2p.stackset_definition import StackSetDefinition
-from e2p.stackset_ops import StackSetManager, definition_differences
 
 pytestmark = pytest.mark.functional
 

@@ -17,9 +17,9 @@ from cli_org import (  # noqa: F401
     stage_fixture,
 )
 
-from e2p.coverage import compute_coverage
-from e2p.organization import OrgAccount
-from e2p.stackset_ops import InstanceState
+from e2p.aws.organization import OrgAccount
+from e2p.aws.stackset_ops import InstanceState
+from e2p.ops.coverage import compute_coverage
 
 pytestmark = pytest.mark.functional
 

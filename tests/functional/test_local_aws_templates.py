@@ -22,8 +22,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from e2p.deployment import CENTRAL_OUTPUTS
 from e2p.local.aws import LocalAws, emit_aws_event
+from e2p.ops.deployment import CENTRAL_OUTPUTS
 from handler import constants
 
 pytestmark = pytest.mark.functional

@@ -12,7 +12,7 @@ import pytest
 from cfnlint.decode import decode_str
 from moto.events.models import EventPattern
 
-from e2p.deployment import CENTRAL_OUTPUTS
+from e2p.ops.deployment import CENTRAL_OUTPUTS
 from handler import constants
 from handler.config import load_settings
 from handler.exceptions import TokenUnavailableError

@@ -21,7 +21,7 @@ import pytest
 from cfnlint.decode import decode_str
 from moto.events.models import EventPattern
 
-from e2p.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
+from e2p.ops.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
 
 pytestmark = pytest.mark.unit
 

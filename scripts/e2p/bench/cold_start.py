@@ -5,7 +5,7 @@ Each run is a new interpreter that times, from its first statement, `import hand
 the function's own AWS session (fake credentials: building clients makes no call). Interpreter
 start-up is not counted (Lambda's runtime bootstrap is not the function's code). One untimed run
 first writes any missing bytecode (`__pycache__`, git-ignored), so the timed runs read bytecode as a
-package shipped with it would (`e2p.lambda_package` ships it when an interpreter of the runtime's
+package shipped with it would (`e2p.packaging.lambda_package` ships it when an interpreter of the runtime's
 version is at hand); how much compiling the shipped sources adds without it is `compile_ms`.
 
 Not counted: what the first invocation does on top, on the network (the token read, the directory's

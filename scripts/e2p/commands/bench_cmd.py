@@ -13,7 +13,7 @@ from typing import Final
 
 import click
 
-from e2p import exit_codes
+from e2p.console import exit_codes
 
 TOKEN_VARIABLE: Final = "E2P_BENCH_TOKEN"  # noqa: S105 -- the name of a variable, not a token
 MAX_REPEAT: Final = 20
@@ -31,8 +31,8 @@ class BenchFailure(click.ClickException):
 
 
 def _remote_token(token_file: Path | None, token_stdin: bool) -> str:
+    from e2p.aws.token_secret import read_token
     from e2p.exceptions import SettingsError
-    from e2p.token_secret import read_token
 
     try:
         token = read_token(token_file, token_stdin)
@@ -140,8 +140,8 @@ def bench_command(  # click passes every option by name
     from e2p.bench.corpus import CorpusChoice
     from e2p.bench.report import render_table
     from e2p.bench.runner import BenchOptions, run_bench
+    from e2p.config.project import locate_project
     from e2p.exceptions import E2PError
-    from e2p.project import locate_project
 
     token: str | None = None
     if url is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from e2p import exit_codes
+from e2p.console import exit_codes
 from e2p.local.faults import FaultPlan, FaultSpecError
 
 
@@ -26,8 +26,8 @@ def demo_command(spec: str | None, output: str) -> None:
     No AWS account is needed: the local AWS and the local Panther run in this process. Exit code 1
     when any event sent from an organisation account was lost (neither delivered nor dead-lettered).
     """
+    from e2p.config.project import locate_project
     from e2p.local.demo import Demo
-    from e2p.project import locate_project
 
     try:
         plan = FaultPlan.parse(spec) if spec else None

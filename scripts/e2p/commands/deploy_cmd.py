@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from e2p import exit_codes
-from e2p.deployment import Deployment
-from e2p.options import (
+from e2p.aws.token_secret import read_token
+from e2p.console import exit_codes
+from e2p.console.options import (
     CommandContext,
     GlobalOptions,
     UsageFailure,
@@ -18,7 +18,7 @@ from e2p.options import (
     load_context,
     usage_errors,
 )
-from e2p.token_secret import read_token
+from e2p.ops.deployment import Deployment
 
 
 def _describe_plan(ctx: CommandContext) -> list[str]:

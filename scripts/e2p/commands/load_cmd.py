@@ -11,7 +11,7 @@ from typing import Final
 
 import click
 
-from e2p import exit_codes
+from e2p.console import exit_codes
 
 MAX_EVENTS: Final = 1_000_000
 MAX_CONCURRENCY: Final = 64
@@ -63,9 +63,9 @@ def load_command(events: int, idempotency: bool, concurrency: int, spec: str | N
     receives). Reports delivered, dead-lettered, filtered, lost and duplicate figures, peak memory
     and speed. Nothing leaves this machine. Exit code 1 when any event was lost.
     """
+    from e2p.config.project import locate_project
     from e2p.load.runner import LoadPlan, run_load
     from e2p.local.faults import FaultPlan, FaultSpecError
-    from e2p.project import locate_project
 
     try:
         faults = FaultPlan.parse(spec) if spec else None

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import click
 
-from e2p import exit_codes
+from e2p.console import exit_codes
+from e2p.console.options import GlobalOptions, UsageFailure, global_options, load_context, usage_errors
+from e2p.console.output import Output
 from e2p.exceptions import E2PError
-from e2p.options import GlobalOptions, UsageFailure, global_options, load_context, usage_errors
-from e2p.output import Output
-from e2p.replay import SOURCES, Replayer, ReplayRow, parse_time, replay_archive, replay_dead_letters
+from e2p.ops.replay import SOURCES, Replayer, ReplayRow, parse_time, replay_archive, replay_dead_letters
 
 
 def _sources(choice: str | None, archive: bool) -> list[str]:

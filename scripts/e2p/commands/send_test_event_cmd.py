@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from e2p import exit_codes
-from e2p.options import GlobalOptions, global_options, load_context, usage_errors
-from e2p.test_event import TestEventSender, Verdict
-from e2p.validators import ACCOUNT_ID
+from e2p.config.validators import ACCOUNT_ID
+from e2p.console import exit_codes
+from e2p.console.options import GlobalOptions, global_options, load_context, usage_errors
+from e2p.ops.test_event import TestEventSender, Verdict
 
 VERDICT_STYLES = {
     Verdict.VERIFIED: "green",

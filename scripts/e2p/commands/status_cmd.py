@@ -6,9 +6,9 @@ import sys
 
 import click
 
-from e2p import exit_codes
-from e2p.options import CommandContext, GlobalOptions, global_options, load_context, usage_errors
-from e2p.status import StatusCheck, StatusReport
+from e2p.console import exit_codes
+from e2p.console.options import CommandContext, GlobalOptions, global_options, load_context, usage_errors
+from e2p.ops.status import StatusCheck, StatusReport
 
 # Above this many pairs the table lists only the unhealthy ones; the JSON always has them all.
 FULL_TABLE_LIMIT = 60

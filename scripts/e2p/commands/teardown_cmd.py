@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from e2p import exit_codes
-from e2p.options import GlobalOptions, global_options, load_context, usage_errors
-from e2p.teardown import Teardown
+from e2p.console import exit_codes
+from e2p.console.options import GlobalOptions, global_options, load_context, usage_errors
+from e2p.ops.teardown import Teardown
 
 
 @click.command("teardown")

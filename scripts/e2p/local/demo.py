@@ -175,8 +175,8 @@ class Demo:
         return org
 
     def _deploy(self, target: LocalTarget, endpoint: str) -> None:
-        from e2p.deployment import Deployment
-        from e2p.options import load_context
+        from e2p.console.options import load_context
+        from e2p.ops.deployment import Deployment
 
         self.say("e2p deploy: central stack, lookup role, StackSet to OUs x regions, management stacks")
         ctx = load_context(target.global_options(endpoint))
@@ -306,8 +306,8 @@ class Demo:
         self, target: LocalTarget, endpoint: str, org: DemoOrganization, sessions: dict[str, boto3.Session]
     ) -> int:
         """`e2p teardown`, then count what is left: stacks in every account x region, the StackSet."""
-        from e2p.options import load_context
-        from e2p.teardown import Teardown
+        from e2p.console.options import load_context
+        from e2p.ops.teardown import Teardown
 
         results = Teardown(load_context(target.global_options(endpoint))).run()
         if results.failed:
@@ -362,8 +362,8 @@ def _member_pattern(base: boto3.Session, endpoint: str, account_id: str) -> Call
 
 def _replay(target: LocalTarget, endpoint: str) -> int:
     """`e2p replay` of both central dead-letter queues, through the command's own code."""
-    from e2p.options import load_context
-    from e2p.replay import SOURCES, Replayer, replay_dead_letters
+    from e2p.console.options import load_context
+    from e2p.ops.replay import SOURCES, Replayer, replay_dead_letters
 
     replayer = Replayer(load_context(target.global_options(endpoint)))
     return sum(replay_dead_letters(replayer, source, None, False).moved or 0 for source in SOURCES)

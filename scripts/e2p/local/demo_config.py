@@ -9,9 +9,9 @@ from typing import Any
 
 import boto3
 
+from e2p.console.options import GlobalOptions
+from e2p.console.output import OutputFormat
 from e2p.local.demo_org import DemoOrganization
-from e2p.options import GlobalOptions
-from e2p.output import OutputFormat
 
 CENTRAL_STACK = "events2panther-central"
 ACCESS_ROLE = "OrganizationAccountAccessRole"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from e2p import validators as v
+from e2p.config import validators as v
 from e2p.exceptions import SettingsError
 
 DEFAULT_CONFIG_FILE: Final = "e2p.toml"

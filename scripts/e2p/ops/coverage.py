@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from e2p.organization import OrgAccount
-from e2p.stackset_ops import InstanceState
+from e2p.aws.organization import OrgAccount
+from e2p.aws.stackset_ops import InstanceState
 
 MISSING: Final = "MISSING"
 

@@ -14,15 +14,15 @@ from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from e2p.coverage import Coverage, compute_coverage
+from e2p.aws.fanout import fan_out
+from e2p.aws.organization import accounts_in_units, stackset_targets
+from e2p.aws.queue_depths import QueueDepth, queue_depth
+from e2p.aws.sessions import error_text
+from e2p.aws.stacks import SUCCESS, deployed_outputs, describe, outputs_of
+from e2p.aws.stackset_ops import InstanceState, StackSetManager
+from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError
-from e2p.fanout import fan_out
-from e2p.options import CommandContext
-from e2p.organization import accounts_in_units, stackset_targets
-from e2p.queue_depths import QueueDepth, queue_depth
-from e2p.sessions import error_text
-from e2p.stacks import SUCCESS, deployed_outputs, describe, outputs_of
-from e2p.stackset_ops import InstanceState, StackSetManager
+from e2p.ops.coverage import Coverage, compute_coverage
 
 T = TypeVar("T")
 

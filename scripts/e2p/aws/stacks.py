@@ -15,10 +15,10 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from e2p.cfn_template import ParameterSpec, load_template, same_template, template_parameters
+from e2p.aws.cfn_template import ParameterSpec, load_template, same_template, template_parameters
+from e2p.aws.polling import Poller
+from e2p.console.results import Outcome
 from e2p.exceptions import StackNotFoundError, StackOperationError
-from e2p.polling import Poller
-from e2p.results import Outcome
 
 NO_UPDATES: Final = "No updates are to be performed"
 SUCCESS: Final = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})

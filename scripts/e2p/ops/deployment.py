@@ -16,20 +16,21 @@ from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from e2p import code_bucket, lambda_package
-from e2p.attempts import attempt_step
-from e2p.cfn_template import check_parameters, function_runtime, load_template, template_parameters
-from e2p.coverage import compute_coverage, missing_pairs
+from e2p.aws import code_bucket
+from e2p.aws.cfn_template import check_parameters, function_runtime, load_template, template_parameters
+from e2p.aws.fanout import fan_out
+from e2p.aws.organization import accounts_in_units, describe_organization, stackset_targets
+from e2p.aws.sessions import error_text
+from e2p.aws.stack_parameters import central_parameters, lookup_role_parameters, member_parameters
+from e2p.aws.stacks import StackDeployer, StackSpec, StackState, format_event
+from e2p.aws.stackset_ops import OperationReport, StackSetManager
+from e2p.aws.token_secret import put_token
+from e2p.console.options import CommandContext
+from e2p.console.results import Outcome, Results
 from e2p.exceptions import E2PError, TemplateError
-from e2p.fanout import fan_out
-from e2p.options import CommandContext
-from e2p.organization import accounts_in_units, describe_organization, stackset_targets
-from e2p.results import Outcome, Results
-from e2p.sessions import error_text
-from e2p.stack_parameters import central_parameters, lookup_role_parameters, member_parameters
-from e2p.stacks import StackDeployer, StackSpec, StackState, format_event
-from e2p.stackset_ops import OperationReport, StackSetManager
-from e2p.token_secret import put_token
+from e2p.ops.attempts import attempt_step
+from e2p.ops.coverage import compute_coverage, missing_pairs
+from e2p.packaging import lambda_package
 
 T = TypeVar("T")
 

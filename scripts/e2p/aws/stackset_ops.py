@@ -13,12 +13,12 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from e2p.cfn_template import load_template, same_template, template_parameters
+from e2p.aws.cfn_template import load_template, same_template, template_parameters
+from e2p.aws.polling import Poller
+from e2p.aws.stacks import parameter_list
+from e2p.aws.stackset_definition import StackSetDefinition
+from e2p.console.results import Outcome
 from e2p.exceptions import StackSetOperationError
-from e2p.polling import Poller
-from e2p.results import Outcome
-from e2p.stacks import parameter_list
-from e2p.stackset_definition import StackSetDefinition
 
 RUNNING_STATES: Final = frozenset({"RUNNING", "QUEUED", "STOPPING"})
 # The API takes at most 50 OUs per Create/Update/DeleteStackInstances call.

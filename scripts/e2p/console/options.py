@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 import click
 from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
 
-from e2p import exit_codes
+from e2p.aws.polling import Poller, poller_from_environment
+from e2p.aws.sessions import AccessSettings, Sessions
+from e2p.aws.stackset_definition import StackSetDefinition, build_definition, mandatory_regions, read_defaults
+from e2p.config.project import Project, locate_project
+from e2p.config.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
+from e2p.console import exit_codes
+from e2p.console.output import Output, OutputFormat
 from e2p.exceptions import CredentialsError, ProjectLayoutError, SettingsError, TemplateError
-from e2p.output import Output, OutputFormat
-from e2p.polling import Poller, poller_from_environment
-from e2p.project import Project, locate_project
-from e2p.sessions import AccessSettings, Sessions
-from e2p.settings import DEFAULT_CONFIG_FILE, Settings, load_settings
-from e2p.stackset_definition import StackSetDefinition, build_definition, mandatory_regions, read_defaults
 
 F = TypeVar("F", bound=Callable[..., Any])
 

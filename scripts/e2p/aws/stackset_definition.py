@@ -13,8 +13,8 @@ from typing import Any, Final
 
 import yaml
 
+from e2p.config.settings import Settings
 from e2p.exceptions import ProjectLayoutError
-from e2p.settings import Settings
 
 SERVICE_MANAGED: Final = "SERVICE_MANAGED"
 # The StackSet API refuses a count and a percentage for the same preference.

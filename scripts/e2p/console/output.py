@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from e2p.results import Outcome, Results
+from e2p.console.results import Outcome, Results
 
 OUTCOME_STYLES = {
     Outcome.CREATED: "green",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2p.settings import Settings
+from e2p.config.settings import Settings
 
 
 def central_parameters(

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from e2p import code_bucket
-from e2p.attempts import attempt_step
-from e2p.fanout import fan_out
-from e2p.options import CommandContext
-from e2p.results import Outcome, Results
-from e2p.sessions import error_text
-from e2p.stacks import StackDeployer, describe, format_event
-from e2p.stackset_ops import StackSetManager
+from e2p.aws import code_bucket
+from e2p.aws.fanout import fan_out
+from e2p.aws.sessions import error_text
+from e2p.aws.stacks import StackDeployer, describe, format_event
+from e2p.aws.stackset_ops import StackSetManager
+from e2p.console.options import CommandContext
+from e2p.console.results import Outcome, Results
+from e2p.ops.attempts import attempt_step
 
 T = TypeVar("T")
 

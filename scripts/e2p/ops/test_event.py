@@ -24,11 +24,11 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from e2p.aws.polling import Poller
+from e2p.aws.sessions import error_text
+from e2p.aws.stacks import deployed_outputs
+from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError, PollTimeoutError
-from e2p.options import CommandContext
-from e2p.polling import Poller
-from e2p.sessions import error_text
-from e2p.stacks import deployed_outputs
 
 TEST_SOURCE: Final = "events2panther.test"
 TEST_DETAIL_TYPE: Final = "Events2Panther Test Event"

@@ -20,8 +20,8 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from e2p.polling import Poller
-from e2p.sessions import error_text
+from e2p.aws.polling import Poller
+from e2p.aws.sessions import error_text
 
 SQS_BATCH: Final = 10
 # Long enough for one batch to be sent and deleted; released at once on failure anyway.

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from e2p.aws.sessions import error_text
+from e2p.console.output import Output
+from e2p.console.results import Outcome, Results
 from e2p.exceptions import E2PError
-from e2p.output import Output
-from e2p.results import Outcome, Results
-from e2p.sessions import error_text
 
 T = TypeVar("T")
 

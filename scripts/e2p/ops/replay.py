@@ -15,12 +15,12 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from e2p.aws.message_mover import MessageMover, MoveReport, native_move
+from e2p.aws.queue_depths import queue_arn, queue_depth
+from e2p.aws.sessions import error_text
+from e2p.aws.stacks import deployed_outputs
+from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError, ReplayError
-from e2p.message_mover import MessageMover, MoveReport, native_move
-from e2p.options import CommandContext
-from e2p.queue_depths import queue_arn, queue_depth
-from e2p.sessions import error_text
-from e2p.stacks import deployed_outputs
 
 SOURCES: Final = {"buffer": "DeadLetterQueueUrl", "rule": "RuleDeadLetterQueueUrl"}
 REPLAY_DONE: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from e2p.results import Outcome
+from e2p.console.results import Outcome
 
 CREATED_BY_TAG: Final = "events2panther:created-by"
 CREATED_BY_VALUE: Final = "e2p"

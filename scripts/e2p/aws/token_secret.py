@@ -15,8 +15,8 @@ from typing import Any, Final, TextIO
 import click
 from botocore.exceptions import ClientError
 
+from e2p.console.results import Outcome
 from e2p.exceptions import SettingsError
-from e2p.results import Outcome
 from handler.exceptions import TokenUnavailableError
 from handler.token import usable_token
 

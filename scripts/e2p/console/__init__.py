@@ -1,0 +1,1 @@
+"""Terminal plumbing of the CLI: options, output, exit codes, per-target results."""

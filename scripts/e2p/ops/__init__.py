@@ -1,0 +1,1 @@
+"""Operator actions, one module each: deploy, status, teardown, replay, test events, coverage."""

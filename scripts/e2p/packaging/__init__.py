@@ -1,0 +1,1 @@
+"""Building the Lambda's deployment package."""
