@@ -45,6 +45,8 @@ CENTRAL_OUTPUTS: Final = (
     "RuleDeadLetterQueueUrl",
     "FunctionName",
     "FunctionRoleArn",
+    "ScheduledFunctionName",
+    "ScheduledFunctionRoleArn",
     "TokenSecretArn",
     "ArchiveArn",
     "IdempotencyTableName",
