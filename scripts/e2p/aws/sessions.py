@@ -16,7 +16,9 @@ from typing import Any, Final
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.session import get_session
 
 from e2p.exceptions import CredentialsError
 from handler.log_safety import cap_sdk_debug_logging
@@ -190,23 +192,44 @@ class Sessions:
             cached = self._assumed.get(role_arn)
             if cached is not None:
                 return cached
+        session = refreshing_session(self.client(self._base, "sts"), role_arn, region=self.default_region)
+        with self._lock:
+            self._assumed[role_arn] = session
+        return session
+
+
+def refreshing_session(sts: Any, role_arn: str, *, region: str | None) -> boto3.Session:
+    """A session in `role_arn` whose credentials renew themselves before they expire.
+
+    AssumeRole credentials last one hour by default; a StackSet rollout or a replay over many
+    accounts can outlast them. botocore's RefreshableCredentials calls `fetch` again when fewer
+    than 15 minutes are left (10 minutes: mandatory), so no step after the first hour fails on
+    ExpiredToken. The first fetch happens here, so a refused role fails at once with its reason.
+    """
+
+    def fetch() -> dict[str, str]:
         try:
-            credentials = self.client(self._base, "sts").assume_role(
-                RoleArn=role_arn, RoleSessionName=SESSION_NAME
-            )["Credentials"]
+            credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)["Credentials"]
         except ClientError as exc:
             raise CredentialsError(f"cannot assume {role_arn}: {_error_text(exc)}") from exc
         except NoCredentialsError as exc:
             raise CredentialsError("no AWS credentials found") from exc
-        session = boto3.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=self.default_region,
-        )
-        with self._lock:
-            self._assumed[role_arn] = session
-        return session
+        expiration = credentials["Expiration"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration),
+        }
+
+    refreshable = RefreshableCredentials.create_from_metadata(
+        metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
+    )
+    core = get_session()
+    # botocore has no public setter for a session's credentials object; this is the attribute
+    # its own credential resolver fills, and what boto3 reads through get_credentials().
+    core._credentials = refreshable  # type: ignore[attr-defined]
+    return boto3.Session(botocore_session=core, region_name=region)
 
 
 def _error_text(exc: ClientError) -> str:
