@@ -267,3 +267,23 @@ def test_plain_moto_has_no_message_move_task(plain_sqs: Any) -> None:
     arn = plain_sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     with pytest.raises(NotImplementedError):
         plain_sqs.start_message_move_task(SourceArn=arn)
+
+
+def test_dead_letters_too_large_for_one_batch_are_sent_one_by_one(plain_sqs: Any) -> None:
+    # GIVEN four dead letters of 300 KB each: one fits a message, the four together are over the
+    # 1 MiB a SendMessageBatch may carry (SQS BatchRequestTooLong; moto enforces the same sum)
+    source = plain_sqs.create_queue(QueueName="big-dlq")["QueueUrl"]
+    destination = plain_sqs.create_queue(QueueName="buffer")["QueueUrl"]
+    sent = sorted(json.dumps({"id": f"big-{n}", "pad": "x" * 300_000}) for n in range(4))
+    for body in sent:
+        plain_sqs.send_message(QueueUrl=source, MessageBody=body)
+    with pytest.raises(ClientError, match="BatchRequestTooLong"):
+        plain_sqs.send_message_batch(
+            QueueUrl=destination, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(sent)]
+        )
+    # WHEN they are moved
+    report = MessageMover(plain_sqs, source, plain_sqs, destination, wait_seconds=0).move()
+    # THEN every one arrives, none is left behind, nothing failed
+    assert (report.moved, report.failed, report.error) == (4, 0, "")
+    assert bodies(plain_sqs, destination) == sent
+    assert bodies(plain_sqs, source) == []

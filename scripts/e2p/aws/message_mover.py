@@ -31,6 +31,8 @@ WAIT_SECONDS: Final = 1
 # EventBridge's target dead-letter messages carry why delivery failed (EventBridge User Guide).
 ERROR_CODE_ATTRIBUTE: Final = "ERROR_CODE"
 TASK_DONE: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
+# SQS's error for a batch whose total size is over the limit (query and JSON protocol spellings).
+BATCH_TOO_LONG_CODES: Final = frozenset({"BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong"})
 
 Progress = Callable[[int], None]
 
@@ -136,7 +138,7 @@ class MessageMover:
             for index, message in enumerate(messages)
         ]
         try:
-            response = self._destination.send_message_batch(QueueUrl=self._destination_url, Entries=entries)
+            response = self._send(entries)
         except (ClientError, BotoCoreError) as exc:
             # Nothing of this batch reached the destination: all of it stays in the source.
             self._release(messages)
@@ -157,6 +159,45 @@ class MessageMover:
             )
             return False
         return True
+
+    def _send(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        """SendMessageBatch; one SendMessage per entry when the batch is over SQS's size limit.
+
+        SQS limits the sum of a batch's bodies (and attributes) to the largest single message
+        (BatchRequestTooLong): ten large dead letters fit one by one but not together.
+        """
+        try:
+            response: dict[str, Any] = self._destination.send_message_batch(
+                QueueUrl=self._destination_url, Entries=entries
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in BATCH_TOO_LONG_CODES:
+                raise
+            return self._send_one_by_one(entries)
+        return response
+
+    def _send_one_by_one(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
+        successful: list[dict[str, str]] = []
+        failed: list[dict[str, str]] = []
+        for entry in entries:
+            try:
+                self._destination.send_message(
+                    QueueUrl=self._destination_url,
+                    MessageBody=entry["MessageBody"],
+                    MessageAttributes=entry["MessageAttributes"],
+                )
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                failed.append(
+                    {
+                        "Id": entry["Id"],
+                        "Code": str(error.get("Code", "")),
+                        "Message": str(error.get("Message", "")),
+                    }
+                )
+                continue
+            successful.append({"Id": entry["Id"]})
+        return {"Successful": successful, "Failed": failed}
 
     def _delete(self, messages: list[dict[str, Any]]) -> int:
         """Delete what was delivered; returns how many could not be deleted (possible duplicates)."""
