@@ -47,12 +47,12 @@ from handler.message import PantherMessage
 
 logger = logging.getLogger(__name__)
 
-# 24 h: longer than the automatic redelivery window (maxReceiveCount x visibility timeout: 30 min
-# with the template's defaults, 7.5 h at most) and EventBridge's own retry window (24 h event age),
-# the two sources of duplicates nobody asked for. Short enough that a deliberate re-send a day
-# later (a replay after Panther lost data) goes through. Raise it up to the dead-letter queue's
-# 14-day retention to also cover late dead-letter replays of partly delivered records.
-DEFAULT_TTL_S: Final = 24 * 3600
+# 14 days: the longest window anything can be replayed from (the dead-letter queues keep messages
+# 14 days, SQS's maximum; the bus archive 7 by default), so an `e2p replay` of a dead-letter queue or
+# the archive never raises Panther's tally again for a message already delivered. It also covers the
+# automatic redelivery window (maxReceiveCount x visibility timeout) and EventBridge's 24 h retries.
+# A deliberate re-send of what Panther already acknowledged needs idempotency off or a new record.
+DEFAULT_TTL_S: Final = 14 * 24 * 3600
 # Without a deadline (no Lambda context) a claim is held for Lambda's longest timeout: no
 # invocation can still be delivering after that.
 IN_PROGRESS_FALLBACK_S: Final = 900.0

@@ -82,7 +82,7 @@ def test_idempotency_is_off_unless_a_table_is_named() -> None:
 def test_a_table_name_or_arn_turns_idempotency_on(table: str) -> None:
     settings = load_settings({**BASE, env.IDEMPOTENCY_TABLE: f" {table} "})
     assert settings.idempotency_table == table
-    assert settings.idempotency_ttl_seconds == 24 * 3600
+    assert settings.idempotency_ttl_seconds == 14 * 86400
 
 
 def test_the_idempotency_ttl_is_configurable_in_whole_seconds() -> None:

@@ -489,3 +489,17 @@ def test_alarms_watch_every_place_an_event_can_stall(template: dict[str, Any]) -
         ("AWS/Events", "FailedInvocations", rule),
         ("AWS/Events", "InvocationsSentToDlq", rule),
     }
+
+
+def test_idempotency_outlives_every_replay_window(template: dict[str, Any]) -> None:
+    # A replay from a dead-letter queue or from the archive must not raise Panther's tally again for
+    # what was already delivered: the ledger must remember at least as long as either keeps events.
+    from handler.idempotency import DEFAULT_TTL_S
+
+    resources = template["Resources"]
+    dlq_retention = max(
+        int(resources[name]["Properties"]["MessageRetentionPeriod"])
+        for name in ("BufferDeadLetterQueue", "RuleDeadLetterQueue")
+    )
+    archive_days = int(template["Parameters"]["ArchiveRetentionDays"]["Default"])
+    assert DEFAULT_TTL_S >= max(dlq_retention, archive_days * 86400)
