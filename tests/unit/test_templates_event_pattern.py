@@ -22,6 +22,7 @@ from cfnlint.decode import decode_str
 from moto.events.models import EventPattern
 
 from e2p.ops.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
+from handler.coverage.names import HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE
 
 pytestmark = pytest.mark.unit
 
@@ -188,8 +189,11 @@ def test_pattern_takes_aws_sources_only(raw_pattern: str) -> None:
     # The one exception: `e2p send-test-event`'s own source, matched with its own detail-type only.
     test_branches = [b for b in json.loads(raw_pattern)["$or"] if b["source"] == [TEST_SOURCE]]
     assert test_branches == [{"source": [TEST_SOURCE], "detail-type": [TEST_DETAIL_TYPE]}]
+    # And the coverage heartbeat (handler.coverage), likewise with its own detail-type only.
+    heartbeat_branches = [b for b in json.loads(raw_pattern)["$or"] if b["source"] == [HEARTBEAT_SOURCE]]
+    assert heartbeat_branches == [{"source": [HEARTBEAT_SOURCE], "detail-type": [HEARTBEAT_DETAIL_TYPE]}]
     for item in filters:
-        if item == TEST_SOURCE:
+        if item in (TEST_SOURCE, HEARTBEAT_SOURCE):
             continue
         if isinstance(item, str):
             assert item.startswith("aws."), item

@@ -67,7 +67,7 @@ def test_no_resource_has_a_fixed_name(template: dict[str, Any]) -> None:
 
 def test_parameters_of_the_contract(template: dict[str, Any]) -> None:
     params = template["Parameters"]
-    assert set(params) == {"CentralEventBusArn", "EventPattern", "RuleState"}
+    assert {"CentralEventBusArn", "EventPattern", "RuleState"} <= set(params)
     assert params["CentralEventBusArn"]["Type"] == "String"
     assert params["CentralEventBusArn"]["AllowedPattern"]
     assert params["EventPattern"]["Type"] == "String"
@@ -102,6 +102,7 @@ def test_outputs_of_the_contract(template: dict[str, Any]) -> None:
         "ForwarderRoleArn",
         "DeadLetterQueueUrl",
         "DeadLetterQueueArn",
+        "HeartbeatScheduleArn",
     }
 
 
@@ -115,7 +116,7 @@ def test_rule_on_the_default_bus_with_the_pattern_and_state_parameters(template:
 
 def test_one_target_the_central_bus_through_the_role_with_dlq_and_retries(template: dict[str, Any]) -> None:
     _, rule = only(template, "AWS::Events::Rule")
-    role_name, _ = only(template, "AWS::IAM::Role")
+    role_name = "ForwarderRole"
     queue_name, _ = only(template, "AWS::SQS::Queue")
     (target,) = rule["Properties"]["Targets"]
     assert target["Arn"] == {"Ref": "CentralEventBusArn"}
@@ -125,7 +126,7 @@ def test_one_target_the_central_bus_through_the_role_with_dlq_and_retries(templa
 
 
 def test_role_may_only_put_events_on_the_central_bus(template: dict[str, Any]) -> None:
-    _, role = only(template, "AWS::IAM::Role")
+    role = template["Resources"]["ForwarderRole"]
     props = role["Properties"]
     (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
@@ -164,3 +165,49 @@ def test_dead_letter_queue_depth_alarm(template: dict[str, Any]) -> None:
     assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_name, "QueueName"]}}]
     assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+
+
+def test_heartbeat_schedule_puts_on_this_accounts_default_bus(template: dict[str, Any]) -> None:
+    """EventBridge Scheduler's templated EventBridge target (PutEvents) on the account's own default
+    bus, through a role only scheduler.amazonaws.com of this account may assume, allowed PutEvents on
+    that bus alone; off when HeartbeatMinutes is 0."""
+    minutes = template["Parameters"]["HeartbeatMinutes"]
+    assert (minutes["Default"], minutes["MinValue"]) == (15, 0)
+    assert template["Conditions"]["HeartbeatOn"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "HeartbeatMinutes"}, 0]}]
+    }
+    _, schedule = only(template, "AWS::Scheduler::Schedule")
+    role = template["Resources"]["HeartbeatRole"]
+    assert schedule["Condition"] == role["Condition"] == "HeartbeatOn"
+    default_bus = {
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+    }
+    target = schedule["Properties"]["Target"]
+    assert target["Arn"] == default_bus
+    assert target["RoleArn"] == {"Fn::GetAtt": ["HeartbeatRole", "Arn"]}
+    assert target["EventBridgeParameters"] == {
+        "Source": "events2panther.heartbeat",
+        "DetailType": "Events2Panther Heartbeat",
+    }
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    statements = [
+        s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]
+    ]
+    assert statements == [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": default_bus}]
+
+
+def test_the_forwarding_pattern_admits_the_heartbeat(template: dict[str, Any]) -> None:
+    import json
+
+    from moto.events.models import EventPattern
+
+    pattern = EventPattern.load(template["Parameters"]["EventPattern"]["Default"])
+    heartbeat = {
+        "source": "events2panther.heartbeat",
+        "detail-type": "Events2Panther Heartbeat",
+        "detail": {},
+    }
+    assert pattern.matches_event(json.loads(json.dumps(heartbeat)))
+    assert not pattern.matches_event({**heartbeat, "detail-type": "Something Else"})

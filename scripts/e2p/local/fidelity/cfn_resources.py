@@ -9,6 +9,8 @@ Each class creates, updates and deletes the real thing in the service's moto bac
   minimal GenerateSecretString (length, exclusions, template + key), KmsKeyId, Description, Tags.
 - AWS::CloudWatch::Alarm: put_metric_alarm (Ref: the alarm name; GetAtt Arn).
 - AWS::Lambda::EventInvokeConfig: the function's event invoke config (Ref: an id).
+- AWS::Scheduler::Schedule: the schedule in moto's scheduler backend (Ref: the name; GetAtt Arn);
+  moto has the API but no CloudFormation type, and never fires a schedule (e2p.local.schedules does).
 
 The classes derive from `FidelityResource`, not directly from moto's CloudFormationModel, so
 moto's own type registry (direct subclasses) never lists them: a plain server keeps skipping these
@@ -287,16 +289,54 @@ class EventInvokeConfig(FidelityResource):
         get_backend(account_id, region_name).delete_function_event_invoke_config(self.function_name)
 
 
+class SchedulerSchedule(FidelityResource):
+    """AWS::Scheduler::Schedule in moto's scheduler backend (Ref: the name; GetAtt Arn). moto stores
+    schedules and never runs them: e2p.local.schedules fires them."""
+
+    attributes: ClassVar[dict[str, str]] = {"Arn": "arn"}
+
+    def create(self) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        p = self.properties
+        name = p.get("Name") or f"{self._physical_id}-{mock_random.get_random_string(12)}"
+        schedule = scheduler_backends[self.account_id][self.region_name].create_schedule(
+            description=p.get("Description", ""),
+            end_date=p.get("EndDate"),  # type: ignore[arg-type]
+            flexible_time_window=dict(p.get("FlexibleTimeWindow") or {"Mode": "OFF"}),
+            group_name=p.get("GroupName") or "default",
+            kms_key_arn=p.get("KmsKeyArn"),  # type: ignore[arg-type]
+            name=name,
+            schedule_expression=p["ScheduleExpression"],
+            schedule_expression_timezone=p.get("ScheduleExpressionTimezone"),  # type: ignore[arg-type]
+            start_date=p.get("StartDate"),  # type: ignore[arg-type]
+            state=p.get("State", "ENABLED"),
+            target=dict(p["Target"]),
+            action_after_completion=None,
+        )
+        self.name = name
+        self.group = schedule.group_name
+        self.arn = schedule.arn
+        self._physical_id = name
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.scheduler.models import scheduler_backends
+
+        scheduler_backends[account_id][region_name].delete_schedule(self.group, self.name)
+
+
 REGISTRY: dict[str, type[FidelityResource]] = {
     "AWS::Events::EventBusPolicy": EventBusPolicy,
     "AWS::SQS::QueuePolicy": QueuePolicy,
     "AWS::SecretsManager::Secret": Secret,
     "AWS::CloudWatch::Alarm": Alarm,
     "AWS::Lambda::EventInvokeConfig": EventInvokeConfig,
+    "AWS::Scheduler::Schedule": SchedulerSchedule,
 }
 
 # The property that names the resource, where the type has one (else CloudFormation generates it).
 NAME_PROPERTIES: dict[str, str] = {
     "AWS::SecretsManager::Secret": "Name",
     "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::Scheduler::Schedule": "Name",
 }

@@ -1,0 +1,1 @@
+"""Coverage: the member heartbeats the forwarder records, and the watchdog that reads them."""
