@@ -18,9 +18,11 @@ from handler.config import Settings
 from handler.dead_letter import DeadLetterQueue
 from handler.delivery.client import PantherClient
 from handler.delivery.fanout import Dispatcher, Sender
+from handler.delivery.gate import adaptive_gate
 from handler.delivery.session import build_session
 from handler.enrichment.build import build_directory
 from handler.enrichment.directory import AccountDirectory
+from handler.envelope import Envelope
 from handler.idempotency import LedgeredSender
 from handler.log_safety import cap_sdk_debug_logging
 from handler.pipeline import Pipeline
@@ -80,6 +82,13 @@ IDEMPOTENCY_CLIENT_CONFIG: Final = Config(
 GIL_SWITCH_INTERVAL_S: Final = 0.0005
 
 
+def _account_change_handler(directory: AccountDirectory) -> Callable[[Envelope], None]:
+    """An account-change event asks for a refresh of the accounts it names (snapshot mode)."""
+    from handler.enrichment.changes import refresh_scope
+
+    return lambda envelope: directory.account_changed(refresh_scope(envelope))
+
+
 def build_runtime(
     settings: Settings,
     session: Any = None,
@@ -122,6 +131,8 @@ def build_runtime(
         max_attempts=settings.max_attempts,
         verify=settings.tls_verify,
         sleep=sleep,
+        # DeliveryConcurrency is the most requests in flight; how many are is learnt from Panther.
+        gate=adaptive_gate(settings.delivery_concurrency),
     )
     sender: Sender = wrap_sender(client) if wrap_sender else client
     ledgered: LedgeredSender | None = None
@@ -143,9 +154,19 @@ def build_runtime(
         ttl_s=settings.account_cache_seconds,
         tag_keys=settings.account_tag_keys,
         base_session=session,
+        snapshot=settings.directory_snapshot or None,
+        snapshot_ttl_s=settings.directory_snapshot_seconds,
+        refresh_function=settings.directory_refresh_function or None,
+        naming=settings.node_name,
     )
     dead_letters = DeadLetterQueue(
         None, settings.dead_letter_queue_url, client_factory=lambda: session.client("sqs")
     )
-    pipeline = Pipeline(directory, dispatcher, dead_letters, idempotency=ledgered)
+    pipeline = Pipeline(
+        directory,
+        dispatcher,
+        dead_letters,
+        idempotency=ledgered,
+        on_directory_change=_account_change_handler(directory),
+    )
     return Runtime(settings, pipeline, directory, dispatcher)

@@ -15,6 +15,7 @@ from urllib3.exceptions import HTTPError, InvalidHeader
 from urllib3.util import Timeout
 
 from handler.constants import PANTHER_MAX_BODY_BYTES
+from handler.delivery.gate import ConcurrencyGate, Congestion, Slot
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.delivery.policy import (
     BACKOFF_BASE_S,
@@ -24,6 +25,7 @@ from handler.delivery.policy import (
     Verdict,
     classify_error,
     classify_response,
+    congestion_of,
 )
 from handler.delivery.session import PantherSession
 from handler.exceptions import ConfigurationError, TokenUnavailableError
@@ -38,6 +40,13 @@ _MS_PER_S: Final = 1000.0
 # What requests accepts as a header value (it checked before sending): no leading white space, no
 # line break. The token providers never return anything else; a test double or a bug could.
 _HEADER_VALUE: Final = re.compile(r"\S[^\r\n]*")
+
+
+class _NoRoom:
+    """No slot of the gate came in time (the deadline)."""
+
+
+_NO_ROOM: Final = _NoRoom()
 
 
 def _utc_now() -> datetime:
@@ -76,6 +85,7 @@ class PantherClient:
         wall_clock: Callable[[], datetime] = _utc_now,
         backoff_base_s: float = BACKOFF_BASE_S,
         backoff_cap_s: float = BACKOFF_CAP_S,
+        gate: ConcurrencyGate | None = None,
     ) -> None:
         if connect_timeout_s <= 0 or read_timeout_s <= 0:
             raise ConfigurationError("Panther connect and read timeouts must be positive numbers of seconds")
@@ -97,6 +107,9 @@ class PantherClient:
         self._wall_clock = wall_clock
         self._backoff_base_s = backoff_base_s
         self._backoff_cap_s = backoff_cap_s
+        # Admission of every attempt (handler.delivery.gate): the requests in flight adapt to
+        # Panther's answers. None: as many as the dispatcher's workers.
+        self._gate = gate
 
     def __repr__(self) -> str:
         return f"PantherClient(url={self._url!r}, tokens={self._tokens!r})"
@@ -124,12 +137,15 @@ class PantherClient:
             except TokenUnavailableError as exc:
                 reason = f"token unavailable: {exc}"
                 return self._finish(this, DeliveryStatus.RETRYABLE, attempts, http_status, reason)
+            slot = self._admit(deadline)
+            if isinstance(slot, _NoRoom):
+                return self._finish(this, DeliveryStatus.RETRYABLE, attempts, http_status, DEADLINE_REASON)
             attempts += 1
             logger.debug(
                 "Panther delivery attempt",
                 extra={"correlation_id": correlation_id, "body_bytes": this.body_bytes, "attempt": attempts},
             )
-            verdict, http_status = self._attempt(body, token)
+            verdict, http_status = self._gated_attempt(body, token, slot)
             decision = policy.after(verdict)
             # Belt and braces: nothing in a reason should ever contain the token, but a proxy's
             # error page could echo request headers back.
@@ -156,6 +172,26 @@ class PantherClient:
     def _fits_before(self, deadline: float | None, delay_s: float) -> bool:
         """Whether waiting `delay_s` and then a whole attempt still ends before the deadline."""
         return deadline is None or self._clock() + delay_s + self._attempt_budget_s <= deadline
+
+    def _admit(self, deadline: float | None) -> Slot | _NoRoom | None:
+        """A slot of the gate (None without a gate), or _NO_ROOM when none came in time for a whole
+        attempt to end before the deadline."""
+        if self._gate is None:
+            return None
+        timeout_s = None if deadline is None else max(deadline - self._attempt_budget_s - self._clock(), 0.0)
+        slot = self._gate.acquire(timeout_s)
+        return _NO_ROOM if slot is None else slot
+
+    def _gated_attempt(self, body: bytes, token: str, slot: Slot | None) -> tuple[Verdict, int | None]:
+        if slot is None or self._gate is None:
+            return self._attempt(body, token)
+        congestion = Congestion.UNKNOWN  # what a bug in the attempt leaves: the slot, nothing learnt
+        try:
+            verdict, http_status = self._attempt(body, token)
+            congestion = congestion_of(verdict, http_status)
+        finally:
+            self._gate.release(slot, congestion)
+        return verdict, http_status
 
     def _attempt(self, body: bytes, token: str) -> tuple[Verdict, int | None]:
         if _HEADER_VALUE.fullmatch(token) is None:

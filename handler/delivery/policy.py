@@ -38,6 +38,7 @@ from urllib3.exceptions import (
     SSLError,
 )
 
+from handler.delivery.gate import Congestion
 from handler.delivery.outcome import DeliveryStatus
 from handler.delivery.reply import REASON_MAX_CHARS, is_discarded, panther_message
 from handler.message import shorten
@@ -199,6 +200,19 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         if not following:
             return
         layer = following
+
+
+def congestion_of(verdict: Verdict, http_status: int | None) -> Congestion:
+    """What one attempt tells the adaptive concurrency (handler.delivery.aimd) about Panther's load.
+
+    Every transient failure is a sign of overload (429, 5xx, 408, Panther's key service down,
+    timeouts, refused connections), except a dropped kept-alive connection, which Panther's 5 s idle
+    timeout explains. An answer read (any other status) carries a latency; a request that was never
+    answered (refused before sending, TLS verification) says nothing.
+    """
+    if verdict.action is Action.RETRY:
+        return Congestion.UNKNOWN if verdict.reconnect else Congestion.OVERLOADED
+    return Congestion.UNKNOWN if http_status is None else Congestion.ANSWERED
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
