@@ -30,8 +30,15 @@ RESERVED_FIELDS: Final = frozenset(
 _RESERVED_ID = re.compile(r"^_*id$")
 # The columns of the event object itself; extras must not collide with them either.
 CORE_FIELDS: Final = frozenset({"node", "tag", "summary", "severity", "identifier"})
-# Extra fields never shortened while fitting: without them an operator cannot find the event.
-PROTECTED_FIELDS: Final = frozenset({"account_id", "region", "source", "detail_type", "event_id"})
+# Extra fields never shortened while fitting, dropped only after the summary and identifier gave way:
+# without them an operator cannot find the event; external_id is also a column the console stores.
+PROTECTED_FIELDS: Final = frozenset(
+    {"account_id", "region", "source", "detail_type", "event_id", "external_id"}
+)
+# Below this many characters a summary, identifier or node is not halved further while fitting.
+SHRINK_FLOOR_CHARS: Final = 64
+# An extra field value this short is not worth halving: dropping the field makes more room.
+FIELD_FLOOR_CHARS: Final = 16
 IDENTIFIER_MAX_CHARS: Final = 1024
 # Field names come from the mappers and the configured tag keys: a few dozen distinct ones.
 _FIELD_NAME_CACHE: Final = 1024
@@ -180,21 +187,33 @@ def encode_body(event: dict[str, Any]) -> bytes:
         return _LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
 
 
-def _shrink_once(message: PantherMessage) -> PantherMessage:
-    """Halve the longest shrinkable text. Always makes progress, so the caller's loop ends."""
-    shrinkable = {n: v for n, v in message.fields.items() if n not in PROTECTED_FIELDS and len(v) > 16}
+def _utf8_size(text: str) -> int:
+    # surrogatepass: a lone surrogate (possible in an event's JSON) weighs what its U+FFFD does.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _shrink_once(message: PantherMessage) -> PantherMessage:  # noqa: PLR0911 -- one return per step
+    """One step of giving way, least needed first (README, "Size"): unprotected extra fields (only
+    the console's rules see them; halved, then dropped), the summary, the identifier, the
+    protected extra fields, and only then the node and the tag (never reached within the limits:
+    a node, tag, summary and identifier at their floors fit). Always makes progress."""
+    fields = message.fields
+    unprotected = [n for n in fields if n not in PROTECTED_FIELDS]
+    shrinkable = [n for n in unprotected if len(fields[n]) > FIELD_FLOOR_CHARS]
     if shrinkable:
-        name = max(shrinkable, key=lambda n: len(shrinkable[n].encode()))
-        value = shrinkable[name]
-        return replace(message, fields={**message.fields, name: shorten(value, len(value) // 2)})
-    if len(message.summary) > 64:
+        name = max(shrinkable, key=lambda n: _utf8_size(fields[n]))
+        return replace(message, fields={**fields, name: shorten(fields[name], len(fields[name]) // 2)})
+    if unprotected:
+        # Many short fields (account tags under long keys): the heaviest name and value go first.
+        name = max(unprotected, key=lambda n: _utf8_size(n) + _utf8_size(fields[n]))
+        return replace(message, fields={n: v for n, v in fields.items() if n != name})
+    if len(message.summary) > SHRINK_FLOOR_CHARS:
         return replace(message, summary=shorten(message.summary, len(message.summary) // 2))
-    if message.identifier and len(message.identifier) > 64:
+    if message.identifier and len(message.identifier) > SHRINK_FLOOR_CHARS:
         return replace(message, identifier=shorten(message.identifier, len(message.identifier) // 2))
-    if len(message.node) > 64:
+    if fields:
+        name = max(fields, key=lambda n: _utf8_size(n) + _utf8_size(fields[n]))
+        return replace(message, fields={n: v for n, v in fields.items() if n != name})
+    if len(message.node) > SHRINK_FLOOR_CHARS:
         return replace(message, node=shorten(message.node, len(message.node) // 2))
-    # Only protected fields are left long: drop the longest extra field entirely.
-    if message.fields:
-        name = max(message.fields, key=lambda n: len(message.fields[n].encode()))
-        return replace(message, fields={n: v for n, v in message.fields.items() if n != name})
     return replace(message, tag=shorten(message.tag, len(message.tag) // 2))
