@@ -24,6 +24,9 @@ class Alert:
         node:severity:summary (e.g. a finding id); None keeps Panther's default.
     external_id: what the console stores as external_id (finding ARN); the event id when empty.
     fields: extra, family-specific string fields for console rules.
+    account, region: the account and region the alert is about when they are not the envelope's
+        (the coverage watchdog, in the central account, reports on member accounts); empty: the
+        envelope's. They make the node and the account context fields.
     """
 
     summary: str
@@ -34,6 +37,8 @@ class Alert:
     identifier: str | None = None
     external_id: str = ""
     fields: Mapping[str, str] = field(default_factory=dict)
+    account: str = ""
+    region: str = ""
 
 
 class MapStatus(StrEnum):

@@ -32,12 +32,15 @@ def account_tag_field(key: str) -> str:
 
 
 def compose(envelope: Envelope, alert: Alert, account: AccountInfo) -> PantherMessage:
+    """`account`: the directory's entry for the alert's account (alert.account, else the envelope's)."""
+    account_id = alert.account or envelope.account
+    region = alert.region or envelope.region
     fields: dict[str, str] = {
-        "account_id": envelope.account,
+        "account_id": account_id,
         "account_name": account.name,
         "account_alias": account.alias,
         "ou_path": account.ou_path,
-        "region": envelope.region,
+        "region": region,
         "source": envelope.source,
         "detail_type": envelope.detail_type,
         "resource": alert.resource_arn or alert.resource,
@@ -54,13 +57,13 @@ def compose(envelope: Envelope, alert: Alert, account: AccountInfo) -> PantherMe
     fields.update(alert.fields)
     if not _ACCOUNT_FIELDS.isdisjoint(alert.fields):
         fields.update(
-            account_id=envelope.account,
+            account_id=account_id,
             account_name=account.name,
             account_alias=account.alias,
             ou_path=account.ou_path,
         )
     return fitted_message(
-        node_for(account, envelope.region, alert.resource),
+        node_for(account, region, alert.resource),
         alert.summary,
         int(alert.severity),
         alert.tag,

@@ -54,11 +54,81 @@ class Settings:
     # template sets it from its IdempotencyEnabled parameter (on by default).
     idempotency_table: str = ""
     idempotency_ttl_seconds: int = DEFAULT_TTL_S
+    # The coverage table (handler.coverage): member heartbeats are recorded there; empty: not recorded.
+    coverage_table: str = ""
 
     @property
     def tls_verify(self) -> bool | str:
         """The CA bundle when one is configured, else True (the default trust store)."""
         return self.ca_bundle or True
+
+
+@dataclass(frozen=True, slots=True)
+class WatchdogSettings:
+    """The coverage watchdog's configuration (handler.scheduled.watchdog), from the scheduled
+    function's environment. Which pairs should forward: active accounts below `units` x `regions`,
+    plus the management account x `management_regions` (its own stacks; empty when it has none)."""
+
+    coverage_table: str
+    event_bus_arn: str
+    org_lookup_role_arn: str
+    units: tuple[str, ...]
+    regions: tuple[str, ...]
+    management_account_id: str
+    management_regions: tuple[str, ...] = ()
+    stackset_name: str = ""
+    heartbeat_minutes: int = 15
+    missed_heartbeats: int = 3
+    watched_queue_urls: tuple[str, ...] = ()
+    read_enabled_regions: bool = True
+
+    @property
+    def silence_minutes(self) -> int:
+        """A pair is silent after this long without a heartbeat (K missed intervals)."""
+        return self.heartbeat_minutes * self.missed_heartbeats
+
+
+def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in environ.get(name, "").split(",") if item.strip())
+
+
+def _table(environ: Mapping[str, str], name: str) -> str:
+    table = environ.get(name, "").strip()
+    if table and not (_TABLE_NAME.match(table) or _TABLE_ARN.match(table)):
+        raise ConfigurationError(f"{name}={table!r} is not a DynamoDB table name or ARN")
+    return table
+
+
+def load_watchdog_settings(environ: Mapping[str, str] | None = None) -> WatchdogSettings:
+    """Read and validate the watchdog's variables. Raises ConfigurationError on the first bad one."""
+    environ = os.environ if environ is None else environ
+    table = _table(environ, env.COVERAGE_TABLE)
+    if not table:
+        raise ConfigurationError(f"{env.COVERAGE_TABLE} is not set: the watchdog reads heartbeats there")
+    bus = environ.get(env.EVENT_BUS_ARN, "").strip()
+    if not re.match(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/.+$", bus):
+        raise ConfigurationError(f"{env.EVENT_BUS_ARN}={bus!r} is not an event bus ARN")
+    management = environ.get(env.MANAGEMENT_ACCOUNT_ID, "").strip()
+    if not re.match(r"^[0-9]{12}$", management):
+        raise ConfigurationError(f"{env.MANAGEMENT_ACCOUNT_ID}={management!r} is not an account id")
+    urls = _list(environ, env.WATCHED_QUEUE_URLS)
+    for url in urls:
+        if not url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"{env.WATCHED_QUEUE_URLS}: {url!r} is not an SQS queue URL")
+    return WatchdogSettings(
+        coverage_table=table,
+        event_bus_arn=bus,
+        org_lookup_role_arn=environ.get(env.ORG_LOOKUP_ROLE_ARN, "").strip(),
+        units=_list(environ, env.COVERAGE_UNITS),
+        regions=_list(environ, env.COVERAGE_REGIONS),
+        management_account_id=management,
+        management_regions=_list(environ, env.MANAGEMENT_REGIONS),
+        stackset_name=environ.get(env.STACKSET_NAME, "").strip(),
+        heartbeat_minutes=_integer(environ, env.HEARTBEAT_MINUTES, 15, 0, 1440),
+        missed_heartbeats=_integer(environ, env.MISSED_HEARTBEATS, 3, 1, 100),
+        watched_queue_urls=urls,
+        read_enabled_regions=_bool(environ, env.READ_ENABLED_REGIONS, default=True),
+    )
 
 
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
@@ -172,4 +242,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         idempotency_ttl_seconds=_integer(
             environ, env.IDEMPOTENCY_TTL_SECONDS, DEFAULT_TTL_S, IDEMPOTENCY_TTL_MIN_S, IDEMPOTENCY_TTL_MAX_S
         ),
+        coverage_table=_table(environ, env.COVERAGE_TABLE),
     )

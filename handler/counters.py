@@ -23,6 +23,7 @@ class Count(StrEnum):
     DUPLICATES_SKIPPED = "DuplicatesSkipped"
     IN_PROGRESS_ELSEWHERE = "MessagesInProgressElsewhere"
     IDEMPOTENCY_STORE_ERRORS = "IdempotencyStoreErrors"
+    HEARTBEATS = "HeartbeatsRecorded"
 
 
 class Counters:

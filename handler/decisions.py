@@ -52,6 +52,15 @@ def for_deliveries(outcomes: Sequence[DeliveryOutcome]) -> Decision:
     return Decision(Action.ACK)
 
 
+def for_heartbeat(store_error: str | None) -> Decision:
+    if store_error is not None:
+        # The pair's last-seen time could not be written: give the record back to SQS rather than
+        # lose the proof that the pair forwards (the watchdog would report it silent).
+        return Decision(Action.RETRY, f"heartbeat not recorded: {store_error}")
+    # Recorded; a healthy heartbeat is never sent to Panther.
+    return Decision(Action.ACK, "heartbeat recorded")
+
+
 def for_dead_letter_failure(reason: str) -> Decision:
     # The record could not be parked in the dead-letter queue: give it back to SQS rather than
     # acknowledge it, so its redrive policy still catches it. Never lose it.

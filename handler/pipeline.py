@@ -10,6 +10,7 @@ idempotency key (handler.idempotency) to the dispatcher, whose sender consults t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -18,6 +19,13 @@ from typing import Protocol
 from handler import decisions
 from handler.alert import MapStatus
 from handler.counters import Count, Counters
+from handler.coverage.heartbeat import (
+    CoverageStoreError,
+    Heartbeat,
+    HeartbeatSink,
+    heartbeat_of,
+    is_heartbeat,
+)
 from handler.decisions import Action, Decision
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.enrichment.account import AccountInfo
@@ -89,14 +97,20 @@ class Pipeline:
         dead_letters: DeadLetterSink,
         *,
         idempotency: IdempotentDelivery | None = None,
+        heartbeats: HeartbeatSink | None = None,
     ) -> None:
         """`idempotency`: the ledgered sender the dispatcher sends through, when idempotency is on;
         bodies then carry their keys (computing them costs a digest of each envelope, so not
-        when it is off)."""
+        when it is off).
+
+        `heartbeats`: where member heartbeats are recorded (the coverage table); a heartbeat is
+        then recorded and acknowledged before mapping, never sent to Panther. Without it the
+        coverage mapper filters heartbeats."""
         self._directory = directory
         self._dispatcher = dispatcher
         self._dead_letters = dead_letters
         self._idempotency = idempotency
+        self._heartbeats = heartbeats
 
     def process(self, records: Sequence[Record], deadline: float | None) -> BatchReport:
         counters = Counters()
@@ -121,6 +135,9 @@ class Pipeline:
             item.decision = decisions.for_invalid_envelope(str(exc))
             return item
         item.event_id = envelope.id
+        if self._heartbeats is not None and is_heartbeat(envelope):
+            item.decision = self._record_heartbeat(heartbeat_of(envelope, int(time.time())), counters)
+            return item
         if changes_account_directory(envelope):
             # Account created, moved, renamed or tagged: the cached directory is now stale.
             self._directory.invalidate()
@@ -144,6 +161,15 @@ class Pipeline:
             item.bodies = [keyed_body(body, key) for body, key in zip(item.bodies, keys, strict=True)]
         counters.add(Count.MESSAGES, len(item.bodies))
         return item
+
+    def _record_heartbeat(self, heartbeat: Heartbeat, counters: Counters) -> Decision:
+        assert self._heartbeats is not None
+        try:
+            self._heartbeats.record(heartbeat)
+        except CoverageStoreError as exc:
+            return decisions.for_heartbeat(str(exc))
+        counters.add(Count.HEARTBEATS)
+        return decisions.for_heartbeat(None)
 
     def _collect(self, work: list[_Work], counters: Counters) -> None:
         for item in work:

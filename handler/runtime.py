@@ -162,11 +162,20 @@ def build_runtime(
     dead_letters = DeadLetterQueue(
         None, settings.dead_letter_queue_url, client_factory=lambda: session.client("sqs")
     )
+    heartbeats = None
+    if settings.coverage_table:
+        from handler.coverage.heartbeat import DynamoDBCoverageTable
+
+        # The idempotency table's client settings: quick errors, and the record goes back to SQS.
+        heartbeats = DynamoDBCoverageTable(
+            session.client("dynamodb", config=IDEMPOTENCY_CLIENT_CONFIG), settings.coverage_table
+        )
     pipeline = Pipeline(
         directory,
         dispatcher,
         dead_letters,
         idempotency=ledgered,
+        heartbeats=heartbeats,
         on_directory_change=_account_change_handler(directory),
     )
     return Runtime(settings, pipeline, directory, dispatcher)

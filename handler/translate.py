@@ -28,5 +28,9 @@ def translate(envelope: Envelope, lookup: AccountLookup) -> Translation:
     if not result.alerts:
         return Translation(result.status, (), result.reason)
     account = lookup(envelope.account)
-    messages = tuple(compose(envelope, alert, account) for alert in result.alerts)
+    # An alert about another account than the envelope's (the coverage watchdog's) names that one.
+    messages = tuple(
+        compose(envelope, alert, lookup(alert.account) if alert.account else account)
+        for alert in result.alerts
+    )
     return Translation(result.status, messages, result.reason, account)

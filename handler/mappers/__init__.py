@@ -34,6 +34,7 @@ FAMILY_MODULES: tuple[str, ...] = (
     "backup",
     "cloudwatch",
     "stepfunctions",
+    "coverage",
 )
 
 for _name in FAMILY_MODULES:
