@@ -15,6 +15,7 @@ from pathlib import Path
 
 from handler import constants as env
 from handler.delivery.url import validate_panther_url
+from handler.enrichment.account import NodeNaming
 from handler.exceptions import ConfigurationError
 from handler.idempotency import DEFAULT_TTL_S
 
@@ -56,6 +57,12 @@ class Settings:
     idempotency_ttl_seconds: int = DEFAULT_TTL_S
     # The coverage table (handler.coverage): member heartbeats are recorded there; empty: not recorded.
     coverage_table: str = ""
+    # The account directory snapshot (s3://bucket/key): when set, the forwarder reads it instead of
+    # listing Organizations, and asks the scheduled function (by name) for refreshes.
+    directory_snapshot: str = ""
+    directory_snapshot_seconds: float = 300.0
+    directory_refresh_function: str = ""
+    node_name: NodeNaming = NodeNaming.NAME
 
     @property
     def tls_verify(self) -> bool | str:
@@ -221,6 +228,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "(leave it empty to turn idempotency off)"
         )
 
+    snapshot = _snapshot_uri(environ)
+    node_raw = environ.get(env.NODE_NAME, NodeNaming.NAME.value).strip().lower() or NodeNaming.NAME.value
+    try:
+        node_name = NodeNaming(node_raw)
+    except ValueError as exc:
+        choices = " | ".join(n.value for n in NodeNaming)
+        raise ConfigurationError(f"{env.NODE_NAME}={node_raw!r}: expected {choices}") from exc
+
     return Settings(
         panther_url=url,
         token_secret_id=secret_id,
@@ -243,4 +258,69 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             environ, env.IDEMPOTENCY_TTL_SECONDS, DEFAULT_TTL_S, IDEMPOTENCY_TTL_MIN_S, IDEMPOTENCY_TTL_MAX_S
         ),
         coverage_table=_table(environ, env.COVERAGE_TABLE),
+        directory_snapshot=snapshot,
+        directory_snapshot_seconds=_number(environ, env.DIRECTORY_SNAPSHOT_SECONDS, 300.0, 10, 86400),
+        directory_refresh_function=environ.get(env.DIRECTORY_REFRESH_FUNCTION, "").strip(),
+        node_name=node_name,
+    )
+
+
+def _snapshot_uri(environ: Mapping[str, str]) -> str:
+    uri = environ.get(env.DIRECTORY_SNAPSHOT, "").strip()
+    if uri:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if not uri.startswith("s3://") or not bucket or not key:
+            raise ConfigurationError(f"{env.DIRECTORY_SNAPSHOT}={uri!r}: expected s3://<bucket>/<key>")
+    return uri
+
+
+# Aliases change rarely and cost one AssumeRole + one call per account: a day by default, at least
+# ten minutes (the names' schedule is hourly), at most thirty days.
+ALIAS_REFRESH_DEFAULT_S = 86400
+ALIAS_REFRESH_MIN_S = 600
+ALIAS_REFRESH_MAX_S = 30 * 86400
+ALIAS_CONCURRENCY_DEFAULT = 16
+_ROLE_NAME = re.compile(r"^[A-Za-z0-9+=,.@_-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSettings:
+    """The scheduled directory refresh's configuration (handler.scheduled.directory_refresh)."""
+
+    snapshot: str
+    org_lookup_role_arn: str
+    account_tag_keys: tuple[str, ...] = ()
+    alias_role_name: str = ""  # empty: aliases are not read
+    alias_refresh_seconds: float = ALIAS_REFRESH_DEFAULT_S
+    alias_concurrency: int = ALIAS_CONCURRENCY_DEFAULT
+
+
+def load_refresh_settings(environ: Mapping[str, str] | None = None) -> RefreshSettings:
+    environ = os.environ if environ is None else environ
+    snapshot = _snapshot_uri(environ)
+    if not snapshot:
+        raise ConfigurationError(
+            f"{env.DIRECTORY_SNAPSHOT} is not set: where the directory snapshot is written"
+        )
+    role_arn = environ.get(env.ORG_LOOKUP_ROLE_ARN, "").strip()
+    if not (role_arn.startswith("arn:aws") and ":iam::" in role_arn and ":role/" in role_arn):
+        raise ConfigurationError(f"{env.ORG_LOOKUP_ROLE_ARN}={role_arn!r} is not an IAM role ARN")
+    alias_role = environ.get(env.ALIAS_ROLE_NAME, "").strip()
+    if alias_role and not _ROLE_NAME.match(alias_role):
+        raise ConfigurationError(f"{env.ALIAS_ROLE_NAME}={alias_role!r} is not an IAM role name")
+    return RefreshSettings(
+        snapshot=snapshot,
+        org_lookup_role_arn=role_arn,
+        account_tag_keys=tuple(
+            k.strip() for k in environ.get(env.ACCOUNT_TAG_KEYS, "").split(",") if k.strip()
+        ),
+        alias_role_name=alias_role,
+        alias_refresh_seconds=_number(
+            environ,
+            env.ALIAS_REFRESH_SECONDS,
+            ALIAS_REFRESH_DEFAULT_S,
+            ALIAS_REFRESH_MIN_S,
+            ALIAS_REFRESH_MAX_S,
+        ),
+        alias_concurrency=_integer(environ, env.ALIAS_CONCURRENCY, ALIAS_CONCURRENCY_DEFAULT, 1, 64),
     )

@@ -37,6 +37,18 @@ HEARTBEAT_MINUTES: Final = "E2P_HEARTBEAT_MINUTES"
 MISSED_HEARTBEATS: Final = "E2P_MISSED_HEARTBEATS"
 WATCHED_QUEUE_URLS: Final = "E2P_WATCHED_QUEUE_URLS"
 READ_ENABLED_REGIONS: Final = "E2P_READ_ENABLED_REGIONS"
+# The account directory snapshot (s3://bucket/key) the scheduled refresh writes and the forwarder
+# reads; how often the forwarder reads it again; the scheduled function it asks for a refresh;
+# how the node names the account (name | alias | alias-or-name | id).
+DIRECTORY_SNAPSHOT: Final = "E2P_DIRECTORY_SNAPSHOT"
+DIRECTORY_SNAPSHOT_SECONDS: Final = "E2P_DIRECTORY_SNAPSHOT_SECONDS"
+DIRECTORY_REFRESH_FUNCTION: Final = "E2P_DIRECTORY_REFRESH_FUNCTION"
+NODE_NAME: Final = "E2P_NODE_NAME"
+# The scheduled refresh only: the alias-reader role's name in every account, how old an alias may
+# get before it is read again, and how many accounts are read at once.
+ALIAS_ROLE_NAME: Final = "E2P_ALIAS_ROLE_NAME"
+ALIAS_REFRESH_SECONDS: Final = "E2P_ALIAS_REFRESH_SECONDS"
+ALIAS_CONCURRENCY: Final = "E2P_ALIAS_CONCURRENCY"
 
 # Powertools reads these itself; listed so the template test knows they are expected.
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
@@ -63,6 +75,10 @@ ALL_HANDLER_VARIABLES: Final = (
     IDEMPOTENCY_TABLE,
     IDEMPOTENCY_TTL_SECONDS,
     COVERAGE_TABLE,
+    DIRECTORY_SNAPSHOT,
+    DIRECTORY_SNAPSHOT_SECONDS,
+    DIRECTORY_REFRESH_FUNCTION,
+    NODE_NAME,
     POWERTOOLS_SERVICE_NAME,
     POWERTOOLS_METRICS_NAMESPACE,
     LOG_LEVEL,
@@ -70,6 +86,16 @@ ALL_HANDLER_VARIABLES: Final = (
 
 # Panther's JSON body parser refuses anything larger (PANTHER-API.md).
 PANTHER_MAX_BODY_BYTES: Final = 4096
+
+# What the scheduled function's directory-refresh task reads (handler.config.load_refresh_settings).
+DIRECTORY_REFRESH_VARIABLES: Final = (
+    DIRECTORY_SNAPSHOT,
+    ORG_LOOKUP_ROLE_ARN,
+    ACCOUNT_TAG_KEYS,
+    ALIAS_ROLE_NAME,
+    ALIAS_REFRESH_SECONDS,
+    ALIAS_CONCURRENCY,
+)
 
 # The scheduled function's watchdog task (handler.scheduled.watchdog) reads these.
 WATCHDOG_VARIABLES: Final = (

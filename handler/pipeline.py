@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -29,7 +29,7 @@ from handler.coverage.heartbeat import (
 from handler.decisions import Action, Decision
 from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.enrichment.account import AccountInfo
-from handler.envelope import envelope_from_text
+from handler.envelope import Envelope, envelope_from_text
 from handler.exceptions import DeadLetterError, InvalidEnvelopeError
 from handler.idempotency import DUPLICATE_REASON, IN_PROGRESS_REASON, delivery_keys, keyed_body
 from handler.mappers.organizations import changes_account_directory
@@ -98,6 +98,7 @@ class Pipeline:
         *,
         idempotency: IdempotentDelivery | None = None,
         heartbeats: HeartbeatSink | None = None,
+        on_directory_change: Callable[[Envelope], None] | None = None,
     ) -> None:
         """`idempotency`: the ledgered sender the dispatcher sends through, when idempotency is on;
         bodies then carry their keys (computing them costs a digest of each envelope, so not
@@ -111,6 +112,9 @@ class Pipeline:
         self._dead_letters = dead_letters
         self._idempotency = idempotency
         self._heartbeats = heartbeats
+        # Told about each account-change event (the runtime asks the directory refresh for the
+        # accounts it names); the directory's invalidate() alone only re-reads what it has.
+        self._on_directory_change = on_directory_change
 
     def process(self, records: Sequence[Record], deadline: float | None) -> BatchReport:
         counters = Counters()
@@ -141,6 +145,8 @@ class Pipeline:
         if changes_account_directory(envelope):
             # Account created, moved, renamed or tagged: the cached directory is now stale.
             self._directory.invalidate()
+            if self._on_directory_change is not None:
+                self._on_directory_change(envelope)
         translation = translate(envelope, AccountLookupWithCount(self._directory, counters))
         counters.add(_STATUS_COUNT[translation.status])
         if translation.status is MapStatus.FILTERED:

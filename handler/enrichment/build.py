@@ -8,6 +8,10 @@
 | no   | yes  | override | the file alone (nothing to override)                |
 | no   | no   | -        | nothing: every message carries the account id only  |
 
+With a snapshot location (E2P_DIRECTORY_SNAPSHOT) the Organizations column reads "the snapshot"
+instead: the forwarder reads the object the scheduled refresh writes (one GetObject), never
+Organizations, and asks that refresh (E2P_DIRECTORY_REFRESH_FUNCTION) for accounts it misses.
+
 The file is read once here, so a broken accounts file fails the cold start loudly instead of
 silently costing every message its enrichment.
 """
@@ -15,9 +19,12 @@ silently costing every message its enrichment.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from handler.enrichment.account import NodeNaming
 from handler.enrichment.directory import DEFAULT_MIN_RELOAD_INTERVAL_S, AccountDirectory, Clock
 from handler.enrichment.layered import LayeredSource
 from handler.enrichment.source import AccountSource, EmptySource
@@ -45,8 +52,23 @@ def build_directory(
     region: str | None = None,
     min_reload_interval_s: float = DEFAULT_MIN_RELOAD_INTERVAL_S,
     clock: Clock = time.monotonic,
+    snapshot: str | None = None,
+    snapshot_ttl_s: float = 300.0,
+    refresh_function: str | None = None,
+    naming: NodeNaming = NodeNaming.NAME,
 ) -> AccountDirectory:
     """Raises ConfigurationError for an unknown mode, replace without a file, or a broken file."""
+    if snapshot and file_mode != MODE_REPLACE:
+        return _snapshot_directory(
+            snapshot=snapshot,
+            accounts_file=accounts_file,
+            ttl_s=snapshot_ttl_s,
+            base_session=base_session,
+            refresh_function=refresh_function,
+            min_reload_interval_s=min_reload_interval_s,
+            clock=clock,
+            naming=naming,
+        )
     source = select_source(
         role_arn=role_arn,
         accounts_file=accounts_file,
@@ -55,7 +77,62 @@ def build_directory(
         base_session=base_session,
         region=region,
     )
-    return AccountDirectory(source, ttl_s, clock, min_reload_interval_s=min_reload_interval_s)
+    return AccountDirectory(source, ttl_s, clock, min_reload_interval_s=min_reload_interval_s, naming=naming)
+
+
+def _snapshot_directory(
+    *,
+    snapshot: str,
+    accounts_file: str | None,
+    ttl_s: float,
+    base_session: boto3.Session | None,
+    refresh_function: str | None,
+    min_reload_interval_s: float,
+    clock: Clock,
+    naming: NodeNaming,
+) -> AccountDirectory:
+    from handler.enrichment.refresh_request import RefreshRequester
+    from handler.enrichment.snapshot_source import S3SnapshotSource, parse_location
+
+    location = parse_location(snapshot)
+    session = base_session if base_session is not None else _default_session()
+    s3 = _lazy_client(session, "s3")
+    source: AccountSource = S3SnapshotSource(s3, location)
+    if accounts_file:
+        source = LayeredSource(override=_checked_file_source(accounts_file), base=source)
+    requester = (
+        RefreshRequester(_lazy_client(session, "lambda"), refresh_function, clock=clock)
+        if refresh_function
+        else None
+    )
+    return AccountDirectory(
+        source,
+        ttl_s,
+        clock,
+        min_reload_interval_s=min(min_reload_interval_s, ttl_s),
+        naming=naming,
+        requester=requester,
+    )
+
+
+def _default_session() -> boto3.Session:
+    import boto3
+
+    return boto3.Session()
+
+
+def _lazy_client(session: boto3.Session, service: str) -> Callable[[], Any]:
+    """A client made on first use (most containers never ask for a refresh) and then shared."""
+    lock = threading.Lock()
+    made: list[Any] = []
+
+    def client() -> Any:
+        with lock:
+            if not made:
+                made.append(session.client(service))  # type: ignore[call-overload]
+            return made[0]
+
+    return client
 
 
 def select_source(

@@ -14,6 +14,12 @@ runs at a time. While it runs, a lookup of a known account answers at once from 
 or not); a lookup of an unknown id waits for it at most `reload_wait_s` (at a cold start, the first
 messages would otherwise all go out unnamed). The reload runs in the thread that claimed it:
 Lambda freezes background threads between invocations, so a background refresh could stall.
+
+With a `requester` (the snapshot mode: the source is the snapshot the scheduled refresh writes), a
+miss never reloads: the unknown id is answered with the id alone and a targeted refresh of that
+account is requested from the scheduled function, and `account_changed` (an event saying an
+account changed) requests one for the accounts concerned. The snapshot itself is re-read on the TTL
+and after `account_changed`, rate-limited like any reload.
 """
 
 from __future__ import annotations
@@ -22,11 +28,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from handler.enrichment.account import AccountInfo
+from handler.enrichment.account import AccountInfo, NodeNaming
 from handler.enrichment.source import AccountSource
 from handler.exceptions import AccountLookupError, ConfigurationError
+
+if TYPE_CHECKING:
+    from handler.enrichment.changes import RefreshScope
+    from handler.enrichment.refresh_request import RefreshRequester
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +74,8 @@ class AccountDirectory:
         min_reload_interval_s: float = DEFAULT_MIN_RELOAD_INTERVAL_S,
         max_failure_backoff_s: float = DEFAULT_MAX_FAILURE_BACKOFF_S,
         reload_wait_s: float = DEFAULT_RELOAD_WAIT_S,
+        naming: NodeNaming = NodeNaming.NAME,
+        requester: RefreshRequester | None = None,
     ) -> None:
         if ttl_s < 0 or min_reload_interval_s < 0 or reload_wait_s < 0:
             raise ConfigurationError("ttl_s, min_reload_interval_s and reload_wait_s must not be negative")
@@ -72,6 +85,8 @@ class AccountDirectory:
         self._min_interval_s = min_reload_interval_s
         self._max_backoff_s = max(max_failure_backoff_s, min_reload_interval_s)
         self._reload_wait_s = reload_wait_s
+        self._naming = naming
+        self._requester = requester
         # One lock guards all the state and is held only for short reads and writes, never while the
         # source loads. The thread that claims a reload (`_loading`) loads without it; the threads
         # that need what the reload brings wait on `_reload_done`, bounded by reload_wait_s.
@@ -99,16 +114,25 @@ class AccountDirectory:
             self._reload(claimed_at)
         with self._state_lock:
             info = self._accounts.get(account_id)
-            if info is None:
-                self._misses += 1
-                return AccountInfo(account_id)
-            return info
+            if info is not None:
+                return info
+            self._misses += 1
+        if self._requester is not None:
+            self._requester.request([account_id], "account not in the directory snapshot")
+        return AccountInfo(account_id, naming=self._naming)
 
     def invalidate(self) -> None:
         """The data is stale (an account was created, moved, renamed or tagged): reload when allowed."""
         with self._state_lock:
             self._expires_at = None
             self._invalidations += 1
+
+    def account_changed(self, scope: RefreshScope) -> None:
+        """An event says accounts changed: read the directory again when allowed and, in snapshot
+        mode, ask the scheduled refresh to update those accounts (all of them for an empty scope)."""
+        self.invalidate()
+        if self._requester is not None:
+            self._requester.request(scope.accounts, scope.reason)
 
     @property
     def stats(self) -> DirectoryStats:
@@ -123,7 +147,7 @@ class AccountDirectory:
         if self._last_attempt_at is not None and now < self._last_attempt_at + self._wait_after_attempt():
             return None
         stale = self._expires_at is None or now >= self._expires_at
-        if not stale and account_id in self._accounts:
+        if not stale and (account_id in self._accounts or self._requester is not None):
             return None
         self._loading = True
         self._last_attempt_at = now
@@ -160,7 +184,11 @@ class AccountDirectory:
                 self._failures_in_row += 1
                 self._failures += 1
             else:
-                self._accounts = dict(accounts)
+                self._accounts = (
+                    dict(accounts)
+                    if self._naming is NodeNaming.NAME
+                    else {key: replace(info, naming=self._naming) for key, info in accounts.items()}
+                )
                 # The TTL counts from the start of the load: the listing is as old as its first page.
                 # An invalidate() that came during the load may not be reflected in it: stay stale.
                 fresh = self._claimed_invalidations == self._invalidations

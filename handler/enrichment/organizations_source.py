@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 
 OrganizationsClientFactory = Callable[[], "OrganizationsClient"]
 
+# The largest page ListAccounts, ListAccountsForParent and ListOrganizationalUnitsForParent accept
+# (MaxResults 1-20 in the API model): fewest calls, so fewest chances to be throttled.
+PAGE_SIZE = 20
+
 EMPTY_LISTING_MESSAGE = (
     "Organizations listed no account: the lookup role is not in the management account "
     "(or a delegated administrator), or the account is not in an organisation"
@@ -70,7 +74,7 @@ class OrganizationsSource:
 def _list_accounts(client: OrganizationsClient) -> dict[str, tuple[str, str]]:
     """Account id -> (name, state). `Status` is read only where `State` is absent (older APIs)."""
     listed: dict[str, tuple[str, str]] = {}
-    for page in client.get_paginator("list_accounts").paginate():
+    for page in client.get_paginator("list_accounts").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
         for account in page["Accounts"]:
             if "Id" in account:
                 state = account.get("State") or account.get("Status") or ""

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 ROOT_NAME = "Root"  # what Organizations names the root; used if a root comes back without a name
 PATH_SEPARATOR = "/"
+PAGE_SIZE = 20  # the most these listings accept (MaxResults 1-20)
 
 
 def ou_paths(client: OrganizationsClient) -> dict[str, str]:
@@ -28,12 +29,14 @@ def ou_paths(client: OrganizationsClient) -> dict[str, str]:
     )
     while pending:
         parent_id, path = pending.popleft()
-        for page in client.get_paginator("list_accounts_for_parent").paginate(ParentId=parent_id):
+        for page in client.get_paginator("list_accounts_for_parent").paginate(
+            ParentId=parent_id, PaginationConfig={"PageSize": PAGE_SIZE}
+        ):
             for account in page["Accounts"]:
                 if "Id" in account:
                     paths[account["Id"]] = path
         for ou_page in client.get_paginator("list_organizational_units_for_parent").paginate(
-            ParentId=parent_id
+            ParentId=parent_id, PaginationConfig={"PageSize": PAGE_SIZE}
         ):
             for unit in ou_page["OrganizationalUnits"]:
                 if "Id" in unit:

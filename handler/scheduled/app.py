@@ -23,7 +23,9 @@ from handler.exceptions import ConfigurationError
 logger = Logger(service="events2panther-scheduled")
 
 # task name (the schedule rule's input) -> module of this package that runs it.
-TASK_MODULES: Final[Mapping[str, str]] = {}
+TASK_MODULES: Final[Mapping[str, str]] = {
+    "directory-refresh": "handler.scheduled.directory_refresh",
+}
 
 
 class UnknownTaskError(ConfigurationError):
