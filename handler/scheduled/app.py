@@ -25,6 +25,7 @@ logger = Logger(service="events2panther-scheduled")
 # task name (the schedule rule's input) -> module of this package that runs it.
 TASK_MODULES: Final[Mapping[str, str]] = {
     "directory-refresh": "handler.scheduled.directory_refresh",
+    "watchdog": "handler.scheduled.watchdog",
 }
 
 
