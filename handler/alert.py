@@ -60,3 +60,5 @@ class MapResult:
     status: MapStatus
     alerts: Sequence[Alert] = ()
     reason: str = ""
+    # What mapped it: a mapper function's name, "<file> entry <n>" for a declarative entry, "generic".
+    mapped_by: str = ""

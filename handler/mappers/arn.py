@@ -66,6 +66,28 @@ def _ecr(resource: str) -> str:
     return _last_segment(_ECR_DIGEST.sub("", resource))
 
 
+def _codebuild(resource: str) -> str:
+    # build/<project>:<build uuid>: the project is what operators know; the uuid changes every run.
+    name = _path_or_typed(resource)
+    return name.split(":", 1)[0] if resource.startswith("build/") else name
+
+
+def _cloudformation(resource: str) -> str:
+    # stack/<name>/<uuid>, stackset/<name>:<uuid>: the name, not the generated suffix.
+    segments = resource.split("/")
+    if resource.startswith("stack/") and len(segments) >= 2:
+        return segments[1]
+    if resource.startswith("stackset/"):
+        return segments[1].split(":", 1)[0]
+    return _path_or_typed(resource)
+
+
+def _datasync(resource: str) -> str:
+    # task/<task id>/execution/<execution id>: the task, not this run of it.
+    segments = resource.split("/")
+    return segments[1] if resource.startswith("task/") and len(segments) >= 2 else _path_or_typed(resource)
+
+
 def _dynamodb(resource: str) -> str:
     # table/Name/stream/<timestamp>: the table is the stable part.
     return resource.split("/")[1] if resource.startswith("table/") else _path_or_typed(resource)
@@ -91,6 +113,9 @@ _SERVICE_RULES: Final[dict[str, Callable[[str], str]]] = {
     "lambda": _lambda,
     "ecr": _ecr,
     "dynamodb": _dynamodb,
+    "codebuild": _codebuild,
+    "cloudformation": _cloudformation,
+    "datasync": _datasync,
     "kms": _kms,
     "rds": _rds,
     "elasticloadbalancing": _elb,

@@ -3,7 +3,8 @@
 It must give a useful, stable message for ANY well-formed envelope and never raise: it is the last
 resort of the registry. It reads only the envelope's own words: the service (from `source`), the
 detail-type, salient state/status words of the detail, and the first resource (else a name the
-detail gives, such as jobName).
+detail gives, such as jobName), without the per-run ids (build, execution or job-run ids, UUIDs) that
+would make every occurrence a new Panther alert.
 Severity: INDETERMINATE; MINOR when the detail-type or a salient word says failure (FAILED, ERROR,
 ABORTED, TIMED_OUT...); WARNING when a salient word says WARN/WARNING. Tag: the detail-type.
 """
@@ -22,7 +23,20 @@ from handler.mappers.stable_text import looks_volatile, stable
 from handler.severity import Severity
 
 # Detail keys whose short values say what happened, in the order they are shown.
-SALIENT_KEYS: Final = ("state", "status", "State", "Status", "lastStatus", "eventName", "event", "result")
+SALIENT_KEYS: Final = (
+    "state",
+    "status",
+    "State",
+    "Status",
+    "lastStatus",
+    "build-status",
+    "jobStatus",
+    "scan-status",
+    "eventName",
+    "event",
+    "result",
+    "outcome",
+)
 # When a salient key holds an object (CloudWatch's state: {value: ...}), the word is one of these.
 NESTED_WORD_KEYS: Final = ("value", "status", "state", "code", "name")
 MAX_WORDS: Final = 3
@@ -75,6 +89,23 @@ def detail_name(detail: Mapping[str, Any]) -> str:
     return ""
 
 
+_ID_SEPARATORS = re.compile(r"([:/])")
+
+
+def without_run_ids(name: str) -> str:
+    """`name` without its trailing per-run parts: `my-project:8745a7a9-...` -> `my-project`,
+    `jr_6aa5...` (a Glue job run id) -> "". A name that is only an id gives "" (the node is then
+    the account and region), so repeats of the same condition aggregate."""
+    parts = _ID_SEPARATORS.split(name)
+    while parts and (looks_volatile(parts[-1]) or _RUN_ID.match(parts[-1]) or parts[-1] in (":", "/")):
+        parts.pop()
+    return "".join(parts)
+
+
+# Run ids AWS writes without a UUID: Glue job runs (jr_<64 hex>), long hex digests.
+_RUN_ID = re.compile(r"^(?:jr_)?[0-9a-fA-F]{24,}$")
+
+
 def service_name(source: str) -> str:
     return source.removeprefix("aws.") or source
 
@@ -97,7 +128,7 @@ def generic(envelope: Envelope) -> Sequence[Alert] | Filtered:
             summary=stable(summary) or UNNAMED,
             severity=severity,
             tag=detail_type,
-            resource=short_name(resource_full),
+            resource=without_run_ids(short_name(resource_full)),
             resource_arn=resource_full,
             fields=jv.present({"state": words[0] if words else ""}),
         )

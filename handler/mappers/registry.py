@@ -3,6 +3,9 @@
 A mapper is a pure function Envelope -> Sequence[Alert] | Filtered. Register it with
 `@mapper("aws.guardduty", "GuardDuty Finding")`; `ANY_SOURCE` registers a detail-type for every
 source (CloudTrail's "AWS API Call via CloudTrail" is emitted under each service's source).
+
+Order: a hand-written mapper first (it holds logic an entry cannot express), then the declarative
+entries of the pair (handler.mappings: built-in and organisation files), then the generic mapping.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from handler.envelope import Envelope
 Mapper: TypeAlias = Callable[[Envelope], Sequence[Alert] | Filtered]
 
 ANY_SOURCE = "*"
+GENERIC_NAME = "generic"
 
 _REGISTRY: dict[tuple[str, str], Mapper] = {}
 
@@ -44,9 +48,14 @@ def lookup(envelope: Envelope) -> Mapper | None:
     )
 
 
-def map_envelope(envelope: Envelope, generic: Mapper) -> MapResult:
-    """Run the registered mapper for the envelope, or `generic` when none is registered."""
+def map_envelope(
+    envelope: Envelope, generic: Mapper, declarative: Callable[[Envelope], Mapper | None] | None = None
+) -> MapResult:
+    """Run the registered mapper for the envelope, else its declarative entries (`declarative`
+    gives them, or None), else `generic`."""
     func = lookup(envelope)
+    if func is None and declarative is not None:
+        func = declarative(envelope)
     if func is None:
         return _run_generic(envelope, generic, reason="no mapper registered")
     try:
@@ -57,14 +66,14 @@ def map_envelope(envelope: Envelope, generic: Mapper) -> MapResult:
         # kept for the log. This is the only place a mapper's error is caught.
         return _run_generic(envelope, generic, reason=f"{func.__name__} failed: {type(exc).__name__}: {exc}")
     if isinstance(produced, Filtered):
-        return MapResult(MapStatus.FILTERED, (), produced.reason)
+        return MapResult(MapStatus.FILTERED, (), produced.reason, mapped_by=func.__name__)
     if not produced:
         return _run_generic(envelope, generic, reason=f"{func.__name__} returned no alert")
-    return MapResult(MapStatus.MAPPED, tuple(produced))
+    return MapResult(MapStatus.MAPPED, tuple(produced), mapped_by=func.__name__)
 
 
 def _run_generic(envelope: Envelope, generic: Mapper, reason: str) -> MapResult:
     produced = generic(envelope)
     if isinstance(produced, Filtered):
-        return MapResult(MapStatus.FILTERED, (), produced.reason)
-    return MapResult(MapStatus.GENERIC, tuple(produced), reason)
+        return MapResult(MapStatus.FILTERED, (), produced.reason, mapped_by=GENERIC_NAME)
+    return MapResult(MapStatus.GENERIC, tuple(produced), reason, mapped_by=GENERIC_NAME)
