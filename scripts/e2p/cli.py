@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from e2p.commands import (
@@ -15,12 +17,29 @@ from e2p.commands import (
     status_cmd,
     teardown_cmd,
 )
+from e2p.console.logs import LOG_FILE_VARIABLE, route_logs, set_log_target
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="events2panther")
-def main() -> None:
-    """Events2Panther: every AWS event of an organisation in one Panther console."""
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    envvar=LOG_FILE_VARIABLE,
+    help="Append library and handler logs to this file instead of stderr (stdout is only the result).",
+)
+def main(log_file: Path | None) -> None:
+    """Events2Panther: every AWS event of an organisation in one Panther console.
+
+    Output: the result (a table, or JSON with --output json) on stdout; progress, warnings and logs
+    on stderr. Exit codes, the same in every command: 0 ok; 1 a step failed or the deployment is
+    unhealthy (see the table); 2 usage, config file, project files, credentials or a missing extra
+    (nothing was attempted).
+    """
+    if log_file is not None:
+        # Line-buffered, kept open for the life of the process (the logging handlers hold it).
+        set_log_target(log_file.open("a", encoding="utf-8", buffering=1))
+    route_logs()
 
 
 main.add_command(map_cmd.map_command)

@@ -220,3 +220,33 @@ def test_python_m_e2p_without_credentials_exits_2_without_a_traceback(tmp_path: 
     assert completed.stderr.strip().count("\n") == 0, completed.stderr
     assert "credentials" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_misspelt_required_key_is_reported_as_unknown_with_the_key_it_resembles(tmp_path: Path) -> None:
+    # GIVEN panther_url misspelt (so the required key is missing too) and another unknown key
+    text = VALID.replace("panther_url", "panter_url").replace("[central]", '[central]\ncolour = "blue"')
+    config = write(tmp_path, text)
+    # WHEN any command reads it
+    code, stdout, stderr = run("status", "--config", str(config))
+    # THEN both unknown keys are named, the misspelt one with its suggestion, then the missing key
+    assert code == 2
+    assert stdout == ""
+    message = " ".join(stderr.split())
+    assert "unknown key panter_url; did you mean panther_url?" in message
+    assert "unknown key colour" in message
+    assert "did you mean" not in message.split("unknown key colour")[1].split(";")[0]
+    assert "central.panther_url is required" in message
+
+
+def test_a_missing_required_key_alone_is_still_reported(tmp_path: Path) -> None:
+    config = write(tmp_path, VALID.replace('region = "eu-west-1"\n', "", 1))
+    code, _stdout, stderr = run("status", "--config", str(config))
+    assert code == 2
+    assert "central.region: is required" in " ".join(stderr.split())
+
+
+def test_a_misspelt_section_gets_a_suggestion(tmp_path: Path) -> None:
+    config = write(tmp_path, VALID.replace("[stackset]", "[stacksets]"))
+    code, _stdout, stderr = run("status", "--config", str(config))
+    assert code == 2
+    assert "did you mean stackset?" in " ".join(stderr.split())

@@ -14,6 +14,9 @@ from typing import Final
 import click
 
 from e2p.console import exit_codes
+from e2p.console.local_mode import require_local_mode
+from e2p.console.logs import route_logs
+from e2p.console.options import UsageFailure
 
 TOKEN_VARIABLE: Final = "E2P_BENCH_TOKEN"  # noqa: S105 -- the name of a variable, not a token
 MAX_REPEAT: Final = 20
@@ -137,11 +140,14 @@ def bench_command(  # click passes every option by name
 
     Exit codes: 0 measured, 1 a measurement failed (deliveries refused, a probe crashed), 2 usage.
     """
+    require_local_mode("bench")
     from e2p.bench.corpus import CorpusChoice
     from e2p.bench.report import render_table
     from e2p.bench.runner import BenchOptions, run_bench
     from e2p.config.project import locate_project
-    from e2p.exceptions import E2PError
+    from e2p.exceptions import E2PError, ProjectLayoutError
+
+    route_logs()
 
     token: str | None = None
     if url is None:
@@ -162,8 +168,12 @@ def bench_command(  # click passes every option by name
             err=True,
         )
     try:
+        root = locate_project().root
+    except ProjectLayoutError as exc:
+        raise UsageFailure(str(exc)) from exc
+    try:
         options = BenchOptions(
-            project_root=locate_project().root,
+            project_root=root,
             events=events,
             latency_ms=latency_ms,
             repeat=repeat,

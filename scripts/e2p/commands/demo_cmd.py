@@ -9,7 +9,15 @@ from typing import Any
 import click
 
 from e2p.console import exit_codes
-from e2p.local.faults import FaultPlan, FaultSpecError
+from e2p.console.local_mode import require_local_mode
+from e2p.console.logs import route_logs
+from e2p.console.options import UsageFailure
+
+
+class DemoFailure(click.ClickException):
+    """The local flow could not run to the end: one line on stderr, exit code 1."""
+
+    exit_code = exit_codes.FAILED
 
 
 @click.command("demo")
@@ -26,15 +34,25 @@ def demo_command(spec: str | None, output: str) -> None:
     No AWS account is needed: the local AWS and the local Panther run in this process. Exit code 1
     when any event sent from an organisation account was lost (neither delivered nor dead-lettered).
     """
+    require_local_mode("demo")
     from e2p.config.project import locate_project
+    from e2p.exceptions import ProjectLayoutError
     from e2p.local.demo import Demo
+    from e2p.local.faults import FaultPlan, FaultSpecError
 
+    route_logs()  # the handler's Logger, built on import, writes to stdout as Lambda wants
     try:
         plan = FaultPlan.parse(spec) if spec else None
     except FaultSpecError as exc:
         raise click.UsageError(f"--faults: {exc}") from exc
-    root = locate_project().root
-    result = Demo(root, plan, lambda line: click.echo(line, err=True)).run()
+    try:
+        root = locate_project().root
+    except ProjectLayoutError as exc:
+        raise UsageFailure(str(exc)) from exc
+    try:
+        result = Demo(root, plan, lambda line: click.echo(line, err=True)).run()
+    except RuntimeError as exc:  # the demo's own checks (a failed local deploy, an unenrolled account)
+        raise DemoFailure(str(exc)) from exc
     summary = result.summary()
     if output == "json":
         click.echo(json.dumps(summary))
@@ -48,7 +66,8 @@ def _print_report(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    # soft_wrap: a summary line piped to a file or a pager stays one line.
+    console = Console(soft_wrap=True)
     accounts = Table(title="Messages in Panther per account")
     accounts.add_column("account")
     accounts.add_column("messages", justify="right")
@@ -68,7 +87,7 @@ def _print_report(summary: dict[str, Any]) -> None:
         alerts.add_row(str(alert["tally"]), str(alert["severity"]), str(alert["node"]), str(alert["summary"]))
     console.print(alerts)
     if summary["faults"]:
-        console.print(f"faults injected: {summary['faults']} -> {summary['fault_counts']}")
+        console.print(f"faults: {summary['faults']}; injected: {_counts(summary['fault_counts'])}")
     console.print(
         f"{summary['accounts']} accounts, {summary['ous']} OUs, {summary['regions']} regions: "
         f"sent {summary['events_sent']}, delivered {summary['delivered']}, "
@@ -76,3 +95,9 @@ def _print_report(summary: dict[str, Any]) -> None:
         f"refused outsider {summary['refused_outsider']}, replayed {summary['replayed']}, "
         f"duplicates {summary['duplicates']}, lost {summary['lost']} in {summary['seconds']} s"
     )
+
+
+def _counts(counts: dict[str, int]) -> str:
+    """`outage 1, error 3`: the kinds that fired, or `none`."""
+    fired = [f"{kind} {count}" for kind, count in counts.items() if count]
+    return ", ".join(fired) or "none"

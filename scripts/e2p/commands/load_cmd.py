@@ -12,6 +12,9 @@ from typing import Final
 import click
 
 from e2p.console import exit_codes
+from e2p.console.local_mode import require_local_mode
+from e2p.console.logs import route_logs
+from e2p.console.options import UsageFailure
 
 MAX_EVENTS: Final = 1_000_000
 MAX_CONCURRENCY: Final = 64
@@ -63,22 +66,34 @@ def load_command(events: int, idempotency: bool, concurrency: int, spec: str | N
     receives). Reports delivered, dead-lettered, filtered, lost and duplicate figures, peak memory
     and speed. Nothing leaves this machine. Exit code 1 when any event was lost.
     """
+    require_local_mode("load")
     from e2p.config.project import locate_project
+    from e2p.exceptions import ProjectLayoutError
     from e2p.load.runner import LoadPlan, run_load
     from e2p.local.faults import FaultPlan, FaultSpecError
 
+    route_logs()
     try:
         faults = FaultPlan.parse(spec) if spec else None
     except FaultSpecError as exc:
         raise click.UsageError(f"--faults: {exc}") from exc
-    report = run_load(LoadPlan(events, idempotency, concurrency, faults), locate_project().root)
+    try:
+        root = locate_project().root
+    except ProjectLayoutError as exc:
+        raise UsageFailure(str(exc)) from exc
+    report = run_load(
+        LoadPlan(events, idempotency, concurrency, faults),
+        root,
+        lambda line: click.echo(f"e2p load: {line}", err=True),
+    )
     if output == "json":
         click.echo(json.dumps(report, indent=2))
     else:
         for name in TABLE_ORDER:
             click.echo(f"{name:<16} {report[name]}")
         if report["faults"]:
-            click.echo(f"{'faults':<16} {report['faults']} -> {report['fault_counts']}")
+            fired = ", ".join(f"{kind} {n}" for kind, n in report["fault_counts"].items() if n) or "none"
+            click.echo(f"{'faults':<16} {report['faults']}; injected: {fired}")
         for reason, count in sorted(report["dead_letter_reasons"].items()):
             click.echo(f"  dead letter: {count} x {reason}")
     if report["lost"] > 0:

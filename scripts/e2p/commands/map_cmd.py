@@ -1,4 +1,8 @@
-"""`e2p map`: show the Panther messages events would give, offline (no AWS, no Panther)."""
+"""`e2p map`: show the Panther messages events would give, offline (no AWS, no Panther).
+
+`--mappings FILE` maps with an organisation's mappings file on top of the built-in mappings,
+exactly as the deployed function would with it (`e2p deploy --mappings FILE`).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ from handler.alert import MapStatus
 from handler.enrichment.account import AccountInfo
 from handler.envelope import envelope_from_text
 from handler.exceptions import AccountLookupError, InvalidEnvelopeError
-from handler.translate import translate
+from handler.mappers import map_event
+from handler.mappings import MappingsError
+from handler.translate import EventMapper, translate
 
 EVENT_SUFFIXES = (".json", ".json.txt")
 # Golden files sit beside the samples in tests/events; they are expected outputs, not events.
@@ -28,10 +34,18 @@ class FileResult:
     status: str
     messages: list[dict[str, Any]] = field(default_factory=list)
     reason: str = ""
+    # Which mapper decided: a Python mapper's name, "<mappings file> entry <n>", or "generic".
+    mapped_by: str = ""
 
     def as_json(self) -> str:
         return json.dumps(
-            {"file": self.file, "status": self.status, "messages": self.messages, "reason": self.reason},
+            {
+                "file": self.file,
+                "status": self.status,
+                "messages": self.messages,
+                "reason": self.reason,
+                "mapped_by": self.mapped_by,
+            },
             ensure_ascii=False,
         )
 
@@ -48,19 +62,32 @@ def event_files(paths: tuple[Path, ...]) -> Iterator[Path]:
             yield path
 
 
-def map_file(path: Path, accounts: dict[str, AccountInfo]) -> FileResult:
+def map_file(path: Path, accounts: dict[str, AccountInfo], mapper: EventMapper = map_event) -> FileResult:
     raw = path.read_bytes()
     try:
         envelope = envelope_from_text(raw)
     except InvalidEnvelopeError as exc:
         return FileResult(str(path), MapStatus.INVALID.value, reason=str(exc))
-    translation = translate(envelope, lambda account_id: accounts.get(account_id) or AccountInfo(account_id))
+    translation = translate(
+        envelope, lambda account_id: accounts.get(account_id) or AccountInfo(account_id), mapper
+    )
     return FileResult(
         str(path),
         translation.status.value,
         [message.to_event() for message in translation.messages],
         translation.reason,
+        translation.mapped_by,
     )
+
+
+def load_mapper(path: Path | None) -> EventMapper:
+    """map_event, or the built-in mappings overridden by the organisation's file at `path`."""
+    if path is None:
+        return map_event
+    from e2p.config.mappings_file import read_mappings_file
+    from handler.mappers import event_mapper
+
+    return event_mapper(read_mappings_file(path).table)
 
 
 def load_accounts(path: Path | None) -> dict[str, AccountInfo]:
@@ -79,22 +106,35 @@ def load_accounts(path: Path | None) -> dict[str, AccountInfo]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Accounts file (JSON/YAML) giving names, OU paths and tags, instead of Organizations.",
 )
+@click.option(
+    "--mappings",
+    "mappings_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Organisation mappings file (YAML/JSON) to test on top of the built-in mappings.",
+)
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def map_command(paths: tuple[Path, ...], accounts_file: Path | None, output: str) -> None:
+def map_command(
+    paths: tuple[Path, ...], accounts_file: Path | None, mappings_file: Path | None, output: str
+) -> None:
     """Map event files (or folders of them) to the Panther messages they would give.
 
     Offline: no AWS credentials and no Panther are needed. Exits 0 when every file was read
-    (an invalid event is a result, not a failure); 2 when a file or the accounts file is unreadable.
+    (an invalid event is a result, not a failure); 2 when a file, the accounts file or the mappings
+    file is unreadable or malformed (the mappings error names the entry and the key).
     """
     try:
         accounts = load_accounts(accounts_file)
     except AccountLookupError as exc:
         raise click.UsageError(f"accounts file: {exc}") from exc
+    try:
+        mapper = load_mapper(mappings_file)
+    except MappingsError as exc:
+        raise click.UsageError(f"mappings file: {exc}") from exc
     unreadable = 0
     results: list[FileResult] = []
     for path in event_files(paths):
         try:
-            result = map_file(path, accounts)
+            result = map_file(path, accounts, mapper)
         except OSError as exc:
             click.echo(f"e2p map: cannot read {path}: {exc.strerror or exc}", err=True)
             unreadable += 1
@@ -103,7 +143,8 @@ def map_command(paths: tuple[Path, ...], accounts_file: Path | None, output: str
             click.echo(result.as_json())
         else:
             results.append(result)
-    if output == "table":
+    if output == "table" and (results or not unreadable):
+        # After a path error with nothing read, the error line says it all: no empty table.
         _print_table(results)
     if unreadable:
         sys.exit(2)
@@ -130,3 +171,9 @@ def _print_table(results: list[FileResult]) -> None:
     console.print(
         f"{len(results)} files: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     )
+    well_formed = len(results) - counts.get(MapStatus.INVALID.value, 0)
+    if well_formed:
+        generic = counts.get(MapStatus.GENERIC.value, 0)
+        console.print(
+            f"generic mapping: {generic} of {well_formed} well-formed envelopes ({generic / well_formed:.1%})"
+        )

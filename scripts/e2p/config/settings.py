@@ -8,6 +8,7 @@ the code that merges that file with these settings; the file itself stays data.
 
 from __future__ import annotations
 
+import difflib
 import json
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -32,6 +33,13 @@ CALL_AS: Final = ("SELF", "DELEGATED_ADMIN")
 RULE_STATES: Final = ("ENABLED", "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "DISABLED")
 MAX_EVENT_PATTERN_CHARS: Final = 2048
 SECTIONS: Final = ("organization", "central", "stackset", "member", "management")
+# Stand-ins for a missing required value, so that parsing goes on and every unknown key of the
+# section is reported too (a misspelt required key is the usual cause); never used as settings.
+PLACEHOLDER_ACCOUNT: Final = "000000000000"
+PLACEHOLDER_REGION: Final = "us-east-1"
+PLACEHOLDER_URL: Final = "https://panther.invalid/api/event/create"
+PLACEHOLDER_ROOT: Final = "r-0000"
+SUGGESTION_CUTOFF: Final = 0.7
 LOG_RETENTION_DAYS: Final = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )  # fmt: skip
@@ -154,8 +162,18 @@ class Settings:
         return notes
 
 
+def did_you_mean(word: str, known: Sequence[str]) -> str:
+    """`; did you mean panther_url?` when a known name is close to `word`, else ``."""
+    close = difflib.get_close_matches(word, sorted(known), n=1, cutoff=SUGGESTION_CUTOFF)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
 class _Section:
-    """A TOML table whose keys are consumed one by one; whatever is left over is refused."""
+    """A TOML table whose keys are consumed one by one; whatever is left over is refused.
+
+    A missing required key does not stop parsing (see `required`): `finish` reports the unknown
+    keys first, each with the closest known key, then the missing ones.
+    """
 
     def __init__(self, name: str, data: Any) -> None:
         if not isinstance(data, dict):
@@ -163,6 +181,7 @@ class _Section:
         self.name = name
         self._data: dict[str, Any] = dict(data)
         self._seen: set[str] = set()
+        self._missing: list[str] = []
 
     def key(self, key: str) -> str:
         return f"{self.name}.{key}"
@@ -174,9 +193,13 @@ class _Section:
         self._seen.add(key)
         return self._data.get(key)
 
-    def required(self, key: str) -> Any:
+    def required(self, key: str, placeholder: Any) -> Any:
+        """The value of `key`; when it is absent, `placeholder` (a valid stand-in) lets parsing go
+        on, and `finish` raises."""
         if key not in self._data:
-            raise SettingsError(self.key(key), "is required")
+            self._seen.add(key)
+            self._missing.append(key)
+            return placeholder
         return self.take(key)
 
     def section(self, key: str) -> _Section:
@@ -184,10 +207,16 @@ class _Section:
 
     def finish(self) -> None:
         unknown = sorted(set(self._data) - self._seen)
+        missing = "; ".join(f"{self.key(key)} is required" for key in self._missing)
         if unknown:
             allowed = ", ".join(sorted(self._seen))
+            problems = [f"unknown key {key}{did_you_mean(key, sorted(self._seen))}" for key in unknown]
+            problem = "; ".join(problems) + f" (allowed in [{self.name}]: {allowed or 'none'})"
+            raise SettingsError(self.key(unknown[0]), f"{problem}; {missing}" if missing else problem)
+        if self._missing:
             raise SettingsError(
-                self.key(unknown[0]), f"unknown key (allowed in [{self.name}]: {allowed or 'none'})"
+                self.key(self._missing[0]),
+                "is required" + "".join(f"; {self.key(key)} is required" for key in self._missing[1:]),
             )
 
 
@@ -243,9 +272,13 @@ def _parse_central(section: _Section) -> CentralSettings:
         )
     ]
     settings = CentralSettings(
-        account_id=v.account_id(section.key("account_id"), section.required("account_id")),
-        region=v.region(section.key("region"), section.required("region")),
-        panther_url=v.panther_url(section.key("panther_url"), section.required("panther_url"), allow_http),
+        account_id=v.account_id(
+            section.key("account_id"), section.required("account_id", PLACEHOLDER_ACCOUNT)
+        ),
+        region=v.region(section.key("region"), section.required("region", PLACEHOLDER_REGION)),
+        panther_url=v.panther_url(
+            section.key("panther_url"), section.required("panther_url", PLACEHOLDER_URL), allow_http
+        ),
         role_arn=_optional(section, "role_arn", v.role_arn),
         stack_name=_optional(section, "stack_name", v.stack_name) or DEFAULT_CENTRAL_STACK,
         allow_insecure_http=allow_http,
@@ -255,16 +288,16 @@ def _parse_central(section: _Section) -> CentralSettings:
         code_bucket=_optional(section, "code_bucket", v.bucket_name),
         function_parameters=_parse_function(section.section("lambda")),
     )
+    section.finish()  # before the cross-checks: a placeholder must not be reported as a value
     if settings.role_arn is not None and f":{settings.account_id}:" not in settings.role_arn:
         raise SettingsError(
             section.key("role_arn"), f"must be a role in the central account {settings.account_id}"
         )
-    section.finish()
     return settings
 
 
 def _regions(section: _Section, key: str, *, required: bool) -> list[str] | None:
-    raw = section.required(key) if required else section.take(key)
+    raw = section.required(key, [PLACEHOLDER_REGION]) if required else section.take(key)
     if raw is None:
         return None
     values = v.string_list(section.key(key), raw, allow_empty=False)
@@ -273,7 +306,9 @@ def _regions(section: _Section, key: str, *, required: bool) -> list[str] | None
 
 def _parse_stackset(section: _Section, mandatory_regions: Sequence[str]) -> StackSetSettings:
     units = v.string_list(
-        section.key("organizational_units"), section.required("organizational_units"), allow_empty=False
+        section.key("organizational_units"),
+        section.required("organizational_units", [PLACEHOLDER_ROOT]),
+        allow_empty=False,
     )
     regions, added = _with_mandatory(_regions(section, "regions", required=True) or [], mandatory_regions)
     settings = StackSetSettings(
@@ -357,7 +392,10 @@ def parse_settings(
     """Validate an already-parsed config document. `base_dir` resolves relative file names."""
     unknown = sorted(set(data) - set(SECTIONS))
     if unknown:
-        raise SettingsError(f"[{unknown[0]}]", f"unknown section (allowed: {', '.join(SECTIONS)})")
+        raise SettingsError(
+            f"[{unknown[0]}]",
+            f"unknown section{did_you_mean(unknown[0], SECTIONS)} (allowed: {', '.join(SECTIONS)})",
+        )
     for name in ("central", "stackset"):
         if name not in data:
             raise SettingsError(f"[{name}]", "section is required")

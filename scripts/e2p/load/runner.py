@@ -19,11 +19,13 @@ import resource
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from e2p.bench.corpus import CorpusChoice, load_corpus
+from e2p.console.ticker import Ticker
 from e2p.load.mapping import EventSourceMapping
 from e2p.load.source import EventIds, envelopes, records
 from e2p.load.tally import PantherTally
@@ -53,7 +55,10 @@ def peak_rss_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
-def run_load(plan: LoadPlan, project_root: Path) -> dict[str, Any]:
+def run_load(
+    plan: LoadPlan, project_root: Path, progress: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """`progress` gets a line every few seconds: events Panther received so far, and the rate."""
     samples = envelopes([sample.body for sample in load_corpus(project_root, CorpusChoice.BUNDLED)])
     token = "load-" + uuid.uuid4().hex
     ids = EventIds()
@@ -84,7 +89,15 @@ def run_load(plan: LoadPlan, project_root: Path) -> dict[str, Any]:
             mapping = EventSourceMapping(
                 records(samples, plan.events, ids), batch_size=BATCH_SIZE, max_receives=MAX_RECEIVE_COUNT
             )
-            result = mapping.run(invokers)
+
+            def tick() -> None:
+                if progress is not None:
+                    seen = tally.events_seen
+                    rate = seen / max(time.monotonic() - started, 1e-9)
+                    progress(f"{seen:,} of {plan.events:,} events delivered ({rate:,.0f}/s)")
+
+            with Ticker(tick):
+                result = mapping.run(invokers)
             seconds = time.monotonic() - started
             dlq_depth = _queue_depth(world.session.client("sqs"), world.dlq_url)
             ledger_items = _item_count(world.session.client("dynamodb"), world.table) if world.table else 0

@@ -1,0 +1,56 @@
+"""Where log lines go: never stdout, which carries only the command's result (a table or JSON).
+
+The handler logs through powertools, whose Logger writes to sys.stdout as Lambda expects; the local
+commands run that handler in this process, so its lines would land in the middle of `--output json`.
+`route_logs` moves every stream handler that writes to stdout onto stderr (or the `--log-file`),
+and is called again after a command imports the handler (a Logger binds its stream when built).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import IO, Final
+
+LOG_FILE_VARIABLE: Final = "E2P_LOG_FILE"
+
+_target: list[IO[str]] = []
+_STDERR_LAST_RESORT = logging.lastResort
+
+
+def set_log_target(stream: IO[str]) -> None:
+    """Where library and handler logs go for the rest of the process (default: stderr)."""
+    _target[:] = [stream]
+    route_logs()
+
+
+def log_target() -> IO[str]:
+    return _target[0] if _target else sys.stderr
+
+
+def _all_loggers() -> list[logging.Logger]:
+    loggers = [logging.getLogger()]
+    loggers += [
+        item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)
+    ]
+    return loggers
+
+
+def route_logs() -> int:
+    """Point every stdout stream handler at the log target; returns how many were moved."""
+    target = log_target()
+    stdouts = {id(sys.stdout), id(sys.__stdout__)}
+    moved = 0
+    for logger in _all_loggers():
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and id(handler.stream) in stdouts:
+                handler.setStream(target)
+                moved += 1
+    # Warnings of loggers without a handler (the local AWS, the local Panther) follow the file.
+    if target is sys.stderr:
+        logging.lastResort = _STDERR_LAST_RESORT
+    elif getattr(logging.lastResort, "stream", None) is not target:
+        last_resort = logging.StreamHandler(target)
+        last_resort.setLevel(logging.WARNING)
+        logging.lastResort = last_resort
+    return moved
