@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
 from e2p.console import exit_codes
-from e2p.console.local_mode import require_local_mode
-from e2p.console.logs import route_logs
-from e2p.console.options import UsageFailure
+
+if TYPE_CHECKING:
+    from e2p.bench.instances import InstancesOptions
 
 TOKEN_VARIABLE: Final = "E2P_BENCH_TOKEN"  # noqa: S105 -- the name of a variable, not a token
 MAX_REPEAT: Final = 20
@@ -25,6 +25,8 @@ MAX_EVENTS: Final = 1_000_000
 # package, whose import pulls in the handler and would slow every `e2p` command down.
 TEMPLATE_BATCH_SIZE: Final = 100
 MAX_DELIVERY_CONCURRENCY: Final = 64  # the handler's own bound (E2P_DELIVERY_CONCURRENCY)
+MAX_INSTANCES: Final = 64
+DEFAULT_CAPACITY: Final = 1500.0  # --instances against the local receiver: its events/s
 
 
 class BenchFailure(click.ClickException):
@@ -116,6 +118,18 @@ def _checked_env_token() -> str:
     show_default=True,
     help="bundled: tests/events; shared: ../shared/events envelopes (if present); all: both.",
 )
+@click.option(
+    "--instances",
+    type=click.IntRange(1, MAX_INSTANCES),
+    help="Run N function instances (processes) against one Panther and report the total rate, "
+    "errors and the share of its capacity used (--events then defaults to 1,500 per instance).",
+)
+@click.option(
+    "--capacity",
+    type=click.FloatRange(min=1),
+    help=f"With --instances: the local receiver's capacity in events/s (default {DEFAULT_CAPACITY:g}; "
+    "beyond it answers slow down, then 429); with --url, the console's known capacity.",
+)
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def bench_command(  # click passes every option by name
     *,
@@ -130,6 +144,8 @@ def bench_command(  # click passes every option by name
     concurrency: int | None,
     batch_size: int,
     corpus: str,
+    instances: int | None,
+    capacity: float | None,
     output: str,
 ) -> None:
     """Measure the handler against the local Panther receiver (TLS on 127.0.0.1), or a real one.
@@ -140,14 +156,12 @@ def bench_command(  # click passes every option by name
 
     Exit codes: 0 measured, 1 a measurement failed (deliveries refused, a probe crashed), 2 usage.
     """
-    require_local_mode("bench")
     from e2p.bench.corpus import CorpusChoice
+    from e2p.bench.instances import InstancesOptions
     from e2p.bench.report import render_table
     from e2p.bench.runner import BenchOptions, run_bench
     from e2p.config.project import locate_project
-    from e2p.exceptions import E2PError, ProjectLayoutError
-
-    route_logs()
+    from e2p.exceptions import E2PError
 
     token: str | None = None
     if url is None:
@@ -162,18 +176,36 @@ def bench_command(  # click passes every option by name
         except ConfigurationError as exc:
             raise click.UsageError(f"--url: {exc}") from exc
         token = _remote_token(token_file, token_stdin)
+    if capacity is not None and instances is None:
+        raise click.UsageError("--capacity goes with --instances")
+    if url is not None and instances is None:
         click.echo(
             f"e2p bench: about {events * 2 * repeat} events will be sent to {url} (plus up to 300 per run "
             "from the naive client)",
             err=True,
         )
-    try:
-        root = locate_project().root
-    except ProjectLayoutError as exc:
-        raise UsageFailure(str(exc)) from exc
+    if instances is not None:
+        events_given = click.get_current_context().get_parameter_source("events")
+        _bench_instances(
+            InstancesOptions(
+                project_root=locate_project().root,
+                instances=instances,
+                capacity_per_s=capacity if capacity is not None or url is not None else DEFAULT_CAPACITY,
+                events=events if events_given is not click.core.ParameterSource.DEFAULT else None,
+                latency_ms=latency_ms,
+                batch_size=batch_size,
+                concurrency=concurrency,
+                corpus=CorpusChoice(corpus),
+                url=url,
+                token=token,
+                ca_bundle=ca_bundle,
+            ),
+            output,
+        )
+        return
     try:
         options = BenchOptions(
-            project_root=root,
+            project_root=locate_project().root,
             events=events,
             latency_ms=latency_ms,
             repeat=repeat,
@@ -199,3 +231,26 @@ def bench_command(  # click passes every option by name
         click.echo(result.figures.as_json())
     else:
         render_table(result)
+
+
+def _bench_instances(options: InstancesOptions, output: str) -> None:
+    """`--instances N`: N function instances against one Panther (e2p.bench.instances)."""
+    from e2p.bench.instances import render_instances, run_instances
+    from e2p.exceptions import E2PError
+
+    if options.url is not None:
+        click.echo(f"e2p bench: {options.instances} instances will send events to {options.url}", err=True)
+    started = time.monotonic()
+    try:
+        result = run_instances(
+            options,
+            lambda line: click.echo(f"e2p bench [{time.monotonic() - started:6.1f} s] {line}", err=True),
+        )
+    except E2PError as exc:
+        raise BenchFailure(str(exc)) from exc
+    except OSError as exc:
+        raise BenchFailure(f"{type(exc).__name__}: {exc}") from exc
+    if output == "json":
+        click.echo(result.as_json())
+    else:
+        render_instances(result)

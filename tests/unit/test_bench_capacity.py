@@ -1,0 +1,90 @@
+"""The pure parts of `e2p bench --instances`: the receiver's capacity model and the figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from e2p.bench.capacity import CapacityModel
+from e2p.bench.instance import InstanceCounts
+from e2p.bench.instances import InstancesOptions, UniqueRecords, instances_figures, unique_records
+
+LATENCY_S = 0.02
+
+
+def test_without_a_capacity_every_request_is_answered_after_the_latency():
+    model = CapacityModel(0, LATENCY_S)
+    assert [model.admit(0.0) for _ in range(3)] == [LATENCY_S] * 3
+
+
+def test_beyond_the_capacity_answers_queue_then_are_refused():
+    # GIVEN a console that serves 100 requests per second and a proxy that waits at most 0.25 s
+    model = CapacityModel(100, LATENCY_S, max_queue_s=0.25)
+    # WHEN 30 requests arrive at once
+    delays = [model.admit(10.0) for _ in range(30)]
+    # THEN they are served one every 10 ms (the latency grows), and those past 0.25 s are refused
+    served = [delay for delay in delays if delay is not None]
+    assert served[:3] == pytest.approx([0.03, 0.04, 0.05])
+    assert len(served) == 26  # starts at 0, 10, ..., 250 ms
+    assert delays[26:] == [None] * 4
+    # AND once the queue has drained, a request is served at once again
+    assert model.admit(20.0) == pytest.approx(0.01 + LATENCY_S)
+
+
+def test_negative_settings_are_refused():
+    with pytest.raises(ValueError, match="negative"):
+        CapacityModel(-1, LATENCY_S)
+
+
+def test_every_record_gets_an_event_id_of_its_own():
+    sample = json.dumps(
+        {
+            "version": "0",
+            "id": "abc",
+            "detail-type": "EC2 Instance State-change Notification",
+            "source": "aws.ec2",
+            "account": "123456789012",
+            "time": "2026-12-01T00:00:00Z",
+            "region": "eu-west-1",
+            "resources": [],
+            "detail": {"instance-id": "i-0123", "state": "stopped"},
+        }
+    )
+    records = unique_records([sample], 5, {})
+    ids = [json.loads(body)["id"] for body in records.bodies]
+    assert len(set(ids)) == 5
+    assert records.event_ids == set(ids)
+    assert records.messages == 5
+
+
+def _counts(delivered: int, attempts: int, lost: int = 0) -> InstanceCounts:
+    return InstanceCounts(
+        records=delivered,
+        invocations=1,
+        messages_delivered=delivered,
+        delivery_attempts=attempts,
+        redelivered=0,
+        lost=lost,
+        seconds=1.0,
+        cpu_seconds=0.5,
+    )
+
+
+def test_an_event_the_receiver_never_stored_is_lost_even_if_the_instances_say_delivered():
+    records = UniqueRecords(bodies=["a", "b", "c"], event_ids={"a", "b", "c"}, messages=3)
+    stats = {"stored": 2, "requests": 3, "refused": 0, "event_ids": ["a", "b"]}
+    options = InstancesOptions(project_root=Path(), instances=1, capacity_per_s=4.0)
+    result = instances_figures(options, records, [_counts(3, 3)], 1.0, stats)
+    assert result.lost == 1
+    assert (result.events_per_s, result.capacity_share) == (2.0, 0.5)
+
+
+def test_retry_share_is_requests_beyond_one_per_message_over_all_requests():
+    records = UniqueRecords(bodies=["a"] * 90, event_ids={"a"}, messages=90)
+    stats = {"stored": 90, "requests": 100, "refused": 10, "event_ids": ["a"]}
+    options = InstancesOptions(project_root=Path(), instances=2, capacity_per_s=None)
+    result = instances_figures(options, records, [_counts(45, 50), _counts(45, 50)], 2.0, stats)
+    assert result.retry_share == pytest.approx(0.1)
+    assert (result.lost, result.refused, result.capacity_share) == (0, 10, None)
