@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Final
 import click
 
 from e2p.console import exit_codes
+from e2p.console.local_mode import require_local_mode
+from e2p.console.logs import route_logs
+from e2p.console.options import UsageFailure
 
 if TYPE_CHECKING:
     from e2p.bench.instances import InstancesOptions
@@ -156,12 +159,15 @@ def bench_command(  # click passes every option by name
 
     Exit codes: 0 measured, 1 a measurement failed (deliveries refused, a probe crashed), 2 usage.
     """
+    require_local_mode("bench")
     from e2p.bench.corpus import CorpusChoice
     from e2p.bench.instances import InstancesOptions
     from e2p.bench.report import render_table
     from e2p.bench.runner import BenchOptions, run_bench
     from e2p.config.project import locate_project
-    from e2p.exceptions import E2PError
+    from e2p.exceptions import E2PError, ProjectLayoutError
+
+    route_logs()
 
     token: str | None = None
     if url is None:
@@ -184,11 +190,15 @@ def bench_command(  # click passes every option by name
             "from the naive client)",
             err=True,
         )
+    try:
+        root = locate_project().root
+    except ProjectLayoutError as exc:
+        raise UsageFailure(str(exc)) from exc
     if instances is not None:
         events_given = click.get_current_context().get_parameter_source("events")
         _bench_instances(
             InstancesOptions(
-                project_root=locate_project().root,
+                project_root=root,
                 instances=instances,
                 capacity_per_s=capacity if capacity is not None or url is not None else DEFAULT_CAPACITY,
                 events=events if events_given is not click.core.ParameterSource.DEFAULT else None,
@@ -205,7 +215,7 @@ def bench_command(  # click passes every option by name
         return
     try:
         options = BenchOptions(
-            project_root=locate_project().root,
+            project_root=root,
             events=events,
             latency_ms=latency_ms,
             repeat=repeat,
