@@ -48,6 +48,14 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "ArchiveRetentionDays": "7",
     "LogRetentionDays": "30",
     "IdempotencyEnabled": "true",
+    "HeartbeatMinutes": "15",
+    "MissedHeartbeats": "3",
+    "WatchdogMinutes": "15",
+    "CoverageUnits": "",
+    "CoverageRegions": "",
+    "ManagementRegions": "",
+    "MemberStackSetName": "events2panther-member",
+    "ReadEnabledRegions": "true",
 }
 REQUIRED_ENVIRONMENT = {
     constants.PANTHER_URL,
@@ -75,6 +83,7 @@ PHYSICAL_IDS = {
     "TokenSecret": "arn:aws:secretsmanager:eu-west-1:444455556666:secret:central-TokenSecret-AbCdEf",
     "BufferDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/444455556666/central-BufferDeadLetterQueue-X",
     "IdempotencyTable": "central-IdempotencyTable-X",
+    "CoverageTable": "central-CoverageTable-X",
 }
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "444455556666"}
 

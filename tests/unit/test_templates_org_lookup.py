@@ -32,7 +32,8 @@ def template() -> dict[str, Any]:
 
 
 def test_parameters_and_outputs_of_the_contract(template: dict[str, Any]) -> None:
-    assert set(template["Parameters"]) == {"CentralFunctionRoleArn", "LookupRoleName"}
+    assert {"CentralFunctionRoleArn", "LookupRoleName", "MemberStackSetName"} <= set(template["Parameters"])
+    assert template["Parameters"]["MemberStackSetName"]["Default"] == "events2panther-member"
     assert template["Parameters"]["LookupRoleName"]["Default"] == "events2panther-org-lookup"
     assert set(template["Outputs"]) == {"LookupRoleArn"}
 
@@ -65,4 +66,11 @@ def test_it_can_only_read_the_organisation(template: dict[str, Any]) -> None:
     assert "ManagedPolicyArns" not in props
     granted = [s for policy in props["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     assert all(s["Effect"] == "Allow" for s in granted)
-    assert {action for s in granted for action in s["Action"]} == READ_ONLY_LOOKUPS
+    actions = {a for s in granted for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    # The coverage watchdog's two reads besides Organizations: the member StackSet's instances (that
+    # StackSet only) and the regions enabled per account.
+    assert actions == READ_ONLY_LOOKUPS | {"cloudformation:ListStackInstances", "account:ListRegions"}
+    (instances,) = [s for s in granted if s["Action"] == "cloudformation:ListStackInstances"]
+    assert instances["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stackset/${MemberStackSetName}:*"
+    }

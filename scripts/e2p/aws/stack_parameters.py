@@ -22,6 +22,7 @@ def central_parameters(
     }
     if central.event_bus_name:
         values["EventBusName"] = central.event_bus_name
+    values.update(coverage_parameters(settings))
     values.update(central.function_parameters)
     return values
 
@@ -31,6 +32,20 @@ def lookup_role_parameters(settings: Settings, function_role_arn: str) -> dict[s
         "CentralFunctionRoleArn": function_role_arn,
         "LookupRoleName": settings.management.lookup_role_name,
     }
+
+
+def coverage_parameters(settings: Settings) -> dict[str, str]:
+    """What the coverage watchdog must know of the deployment: which OUs x regions the StackSet targets
+    and which regions the management account's own member stacks cover."""
+    management = settings.management
+    values = {
+        "CoverageUnits": ",".join(settings.stackset.organizational_units),
+        "CoverageRegions": ",".join(settings.stackset.regions),
+        "ManagementRegions": ",".join(management.regions) if management.deploy_member_stacks else "",
+    }
+    if settings.stackset.name:
+        values["MemberStackSetName"] = settings.stackset.name
+    return values
 
 
 def member_parameters(settings: Settings, central_bus_arn: str) -> dict[str, str]:

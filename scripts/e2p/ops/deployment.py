@@ -50,6 +50,7 @@ CENTRAL_OUTPUTS: Final = (
     "TokenSecretArn",
     "ArchiveArn",
     "IdempotencyTableName",
+    "CoverageTableName",
 )
 
 
