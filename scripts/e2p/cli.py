@@ -12,6 +12,7 @@ from e2p.commands import (
     deploy_cmd,
     load_cmd,
     map_cmd,
+    preflight_cmd,
     replay_cmd,
     send_test_event_cmd,
     status_cmd,
@@ -51,3 +52,4 @@ main.add_command(replay_cmd.replay_command)
 main.add_command(teardown_cmd.teardown_command)
 main.add_command(demo_cmd.demo_command)
 main.add_command(load_cmd.load_command)
+main.add_command(preflight_cmd.preflight_command)
