@@ -48,6 +48,10 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "ArchiveRetentionDays": "7",
     "LogRetentionDays": "30",
     "IdempotencyEnabled": "true",
+    "DirectoryRefreshSchedule": "rate(1 hour)",
+    "AliasRoleName": "events2panther-alias-reader",
+    "AliasRefreshSeconds": "86400",
+    "NodeName": "name",
     "HeartbeatMinutes": "15",
     "MissedHeartbeats": "3",
     "WatchdogMinutes": "15",
@@ -83,6 +87,8 @@ PHYSICAL_IDS = {
     "TokenSecret": "arn:aws:secretsmanager:eu-west-1:444455556666:secret:central-TokenSecret-AbCdEf",
     "BufferDeadLetterQueue": "https://sqs.eu-west-1.amazonaws.com/444455556666/central-BufferDeadLetterQueue-X",
     "IdempotencyTable": "central-IdempotencyTable-X",
+    "DirectoryBucket": "central-directorybucket-x",
+    "ScheduledFunction": "central-ScheduledFunction-X",
     "CoverageTable": "central-CoverageTable-X",
 }
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "444455556666"}

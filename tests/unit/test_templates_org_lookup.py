@@ -50,12 +50,17 @@ def test_the_role_is_named_as_the_central_stack_expects(template: dict[str, Any]
     )
 
 
-def test_only_the_central_function_may_assume_it(template: dict[str, Any]) -> None:
+def test_only_the_central_function_and_the_directory_refresh_may_assume_it(template: dict[str, Any]) -> None:
     (role,) = template["Resources"].values()
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust == {
         "Effect": "Allow",
-        "Principal": {"AWS": {"Ref": "CentralFunctionRoleArn"}},
+        "Principal": {
+            "AWS": [
+                {"Ref": "CentralFunctionRoleArn"},
+                {"Fn::If": ["HasRefresher", {"Ref": "DirectoryRefresherRoleArn"}, {"Ref": "AWS::NoValue"}]},
+            ]
+        },
         "Action": "sts:AssumeRole",
     }
 

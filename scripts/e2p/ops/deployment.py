@@ -53,6 +53,8 @@ CENTRAL_OUTPUTS: Final = (
     "CoverageTableName",
 )
 
+    "DirectorySnapshotUri",
+    "AliasRoleName",
 
 @dataclass(frozen=True, slots=True)
 class OrgFacts:
@@ -198,7 +200,11 @@ class Deployment:
 
         def deploy() -> None:
             body = self._template(self.ctx.project.lookup_role_template)
-            values = lookup_role_parameters(self.ctx.settings, self._require(outputs, "FunctionRoleArn"))
+            values = lookup_role_parameters(
+                self.ctx.settings,
+                self._require(outputs, "FunctionRoleArn"),
+                outputs.get("ScheduledFunctionRoleArn", ""),
+            )
             check_parameters("central/org-lookup-role.yaml", template_parameters(load_template(body)), values)
             spec = StackSpec(management.lookup_stack_name, body, values, tags=STACK_TAGS)
             state = self._deploy_stack(
@@ -215,7 +221,12 @@ class Deployment:
         self._attempt("org lookup role", org.management_account_id, region, deploy)
 
     def _member_values(self, outputs: dict[str, str]) -> dict[str, str]:
-        return member_parameters(self.ctx.settings, self._require(outputs, "EventBusArn"))
+        return member_parameters(
+            self.ctx.settings,
+            self._require(outputs, "EventBusArn"),
+            alias_reader_arn=outputs.get("ScheduledFunctionRoleArn", ""),
+            alias_role_name=outputs.get("AliasRoleName", ""),
+        )
 
     def _stackset(self, org: OrgFacts, outputs: dict[str, str]) -> None:
         definition = self.ctx.definition
