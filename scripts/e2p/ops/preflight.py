@@ -27,12 +27,9 @@ from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from e2p.aws.lambda_concurrency import check_concurrency
 from e2p.aws.organization import accounts_in_units
 from e2p.aws.sessions import error_text
 from e2p.aws.stacks import deployed_outputs
-from e2p.aws.trusted_access import ACTIVATE_COMMAND, TrustedAccessError, ensure_trusted_access
-from e2p.aws.trusted_access import ENABLED as TRUSTED_ACCESS_ENABLED
 from e2p.config.settings import MAX_EVENT_PATTERN_CHARS
 from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError
@@ -118,6 +115,9 @@ def credentials_check(
 
 def trusted_access_check(status: str, error: str = "") -> Check:
     """`status`: DescribeOrganizationsAccess's answer (ENABLED or DISABLED) for the caller."""
+    from e2p.aws.trusted_access import ACTIVATE_COMMAND
+    from e2p.aws.trusted_access import ENABLED as TRUSTED_ACCESS_ENABLED
+
     name = "trusted access"
     if error:
         return Check(name, Status.FAIL, error, f"from the management account: {ACTIVATE_COMMAND}")
@@ -149,6 +149,8 @@ def concurrency_check(
     """The central account's Lambda quota against the configured concurrency: the deploy's own
     rule (e2p.aws.lambda_concurrency); a reservation Lambda would refuse fails, a queue that could
     outgrow the unreserved executions warns."""
+    from e2p.aws.lambda_concurrency import check_concurrency
+
     reserved = int(function_parameters.get("ReservedConcurrency", "0") or 0)
     maximum = int(function_parameters.get("MaximumConcurrency", "5") or 5)
     verdict = check_concurrency(dict(settings), reserved, maximum, already_reserved)
@@ -396,6 +398,8 @@ class Preflight:
 
     def _trusted_access(self) -> Check:
         # The deploy's own check, never consenting: preflight changes nothing.
+        from e2p.aws.trusted_access import TrustedAccessError, ensure_trusted_access
+
         cfn = self._admin("cloudformation", self.ctx.definition.region)
         try:
             access = ensure_trusted_access(cfn, self.ctx.definition.call_as, lambda: False)
