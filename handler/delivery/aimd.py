@@ -9,9 +9,11 @@ therefore probes, as TCP does for a network path:
   round trip), after a slow start that adds 1 per answer (doubling per round trip) until the first
   sign of overload;
 - an overload sign (429, 5xx, 408, a timeout, a dropped or refused connection: policy.py says which
-  verdicts are) or an answer slower than `latency_tolerance` x the recent fastest one (Panther is
-  queueing) multiplies the limit by a factor below 1, at most once per round trip: the requests
-  that were already in flight when the limit was cut carry news of the old limit, not the new one;
+  verdicts are) or a smoothed latency above `latency_tolerance` x the recent fastest answer (Panther
+  is queueing) multiplies the limit by a factor below 1, at most once per round trip: the requests
+  that were already in flight when the limit was cut carry news of the old limit, not the new one.
+  The latency is smoothed as TCP smooths its round-trip time (weight 1/8 per answer): one slow
+  answer (the client's own process busy for a few milliseconds) is not a queue at Panther;
 - the limit stays within [1, maximum] (the configured DeliveryConcurrency).
 
 Pure and single-threaded: no clock, no lock. handler.delivery.gate holds it under its lock.
@@ -29,6 +31,8 @@ OVERLOAD_DECREASE: Final = 0.5
 LATENCY_DECREASE: Final = 0.8
 # An answer this many times slower than the recent fastest one means requests are queueing at Panther.
 LATENCY_TOLERANCE: Final = 2.0
+# Weight of each answer in the smoothed latency (TCP's SRTT gain, RFC 6298).
+LATENCY_GAIN: Final = 0.125
 # The fastest answer is remembered over two windows of this many answers, so that a console that
 # moved farther away (a new baseline) is learnt within at most two windows.
 BASELINE_WINDOW: Final = 200
@@ -43,6 +47,7 @@ class AimdSettings:
     overload_decrease: float = OVERLOAD_DECREASE
     latency_decrease: float = LATENCY_DECREASE
     latency_tolerance: float = LATENCY_TOLERANCE
+    latency_gain: float = LATENCY_GAIN
     baseline_window: int = BASELINE_WINDOW
 
     def __post_init__(self) -> None:
@@ -50,6 +55,8 @@ class AimdSettings:
             raise ValueError("the maximum number of requests in flight must be at least 1")
         if not 0 < self.overload_decrease < 1 or not 0 < self.latency_decrease < 1:
             raise ValueError("decrease factors must be between 0 and 1")
+        if not 0 < self.latency_gain <= 1:
+            raise ValueError("the latency gain must be between 0 and 1")
         if self.latency_tolerance <= 1:
             raise ValueError("the latency tolerance must be above 1")
         if self.baseline_window < 1:
@@ -71,6 +78,7 @@ class AimdLimit:
         "_previous_min",
         "_settings",
         "_slow_start",
+        "_smoothed",
         "epoch",
     )
 
@@ -82,6 +90,7 @@ class AimdLimit:
         self._current_min: float | None = None
         self._previous_min: float | None = None
         self._baseline_count = 0
+        self._smoothed: float | None = None
 
     def __repr__(self) -> str:
         return f"AimdLimit(limit={self._limit:.2f}, maximum={self._settings.maximum}, epoch={self.epoch})"
@@ -105,9 +114,20 @@ class AimdLimit:
         """Panther answered without a sign of overload, after `latency_s`."""
         baseline = self.baseline_s
         self._remember(latency_s)
-        if baseline is not None and latency_s > self._settings.latency_tolerance * baseline:
-            self._cut(self._settings.latency_decrease, started_epoch)
-            return
+        queued = baseline is not None and latency_s > self._settings.latency_tolerance * baseline
+        if started_epoch != self.epoch:
+            # Answers to requests sent before the last cut tell of the queue that cut was for:
+            # no second cut, and no growth either when they queued.
+            if queued:
+                return
+        else:
+            previous = self._smoothed
+            gain = self._settings.latency_gain
+            smoothed = latency_s if previous is None else previous + gain * (latency_s - previous)
+            self._smoothed = smoothed
+            if baseline is not None and smoothed > self._settings.latency_tolerance * baseline:
+                self._cut(self._settings.latency_decrease, started_epoch)
+                return
         if self._slow_start:
             self._limit = min(self._limit + 1.0, float(self._settings.maximum))
         else:
@@ -123,6 +143,7 @@ class AimdLimit:
             return  # this round trip's news was acted on already
         self._limit = max(self._limit * factor, MINIMUM_LIMIT)
         self.epoch += 1
+        self._smoothed = None  # learnt afresh from the requests sent under the new limit
 
     def _remember(self, latency_s: float) -> None:
         if self._current_min is None or latency_s < self._current_min:

@@ -49,13 +49,24 @@ def test_after_a_cut_the_limit_grows_by_about_one_per_round_trip():
     assert limit.limit == 12
 
 
-def test_latency_growth_cuts_gently_and_only_beyond_the_tolerance():
+def test_one_slow_answer_is_not_a_queue_but_sustained_latency_growth_cuts_gently():
     limit = AimdLimit(AimdSettings(maximum=20, initial=20))
     answers(limit, 5, RTT)
-    answers(limit, 5, RTT * 1.9)  # slower, within the tolerance (2x the fastest recent answer)
+    limit.on_answer(RTT * 3, limit.epoch)  # one answer late: the client was busy, say
+    answers(limit, 5, RTT * 1.5)  # slower, within the tolerance (2x the fastest recent answer)
     assert limit.limit == 20
-    limit.on_answer(RTT * 2.5, limit.epoch)  # Panther queueing
-    assert limit.limit == 16  # x 0.8
+    # WHEN Panther queues: every answer 3x the fastest
+    sent_before = limit.epoch
+    while limit.epoch == sent_before:
+        limit.on_answer(RTT * 3, sent_before)
+    # THEN the limit is cut by 0.8, once: answers to requests sent before the cut change nothing
+    assert limit.limit == 16
+    answers_before_cut = [limit.on_answer(RTT * 3, sent_before) for _ in range(20)]
+    assert len(answers_before_cut) == 20
+    assert limit.limit == 16
+    # AND answers to requests sent under the new limit are judged afresh
+    limit.on_answer(RTT, limit.epoch)
+    assert limit.limit == 16  # 16 + 1/16
 
 
 def test_the_limit_never_drops_below_one_request():
@@ -86,6 +97,7 @@ def test_a_console_that_moved_farther_away_becomes_the_new_baseline():
         {"maximum": 4, "overload_decrease": 1.0},
         {"maximum": 4, "latency_decrease": 0.0},
         {"maximum": 4, "latency_tolerance": 1.0},
+        {"maximum": 4, "latency_gain": 0.0},
         {"maximum": 4, "baseline_window": 0},
     ],
 )

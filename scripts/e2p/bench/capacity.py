@@ -32,7 +32,7 @@ LOOPBACK: Final = "127.0.0.1"
 MAX_LIFETIME_S: Final = 3600.0
 STATS_PATH: Final = "/stats"
 # The longest a request may wait in the queue before it is refused (a proxy's patience).
-MAX_QUEUE_S: Final = 0.25
+MAX_QUEUE_S: Final = 0.05
 MAX_HEAD_BYTES: Final = 16 * 1024
 MAX_BODY_BYTES: Final = 64 * 1024
 TOKEN_HEADER: Final = "x-api-token"  # noqa: S105 -- a header name, not a token
