@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from handler.alert import MapResult
 from handler.envelope import Envelope
-from handler.mappers.registry import ANY_SOURCE, Mapper, map_envelope, registered_keys
+from handler.mappers.registry import ANY_DETAIL_TYPE, ANY_SOURCE, Mapper, map_envelope, registered_keys
 
 FAMILY_MODULES: tuple[str, ...] = (
     "cloudtrail",
@@ -38,6 +38,7 @@ FAMILY_MODULES: tuple[str, ...] = (
     "cloudwatch",
     "stepfunctions",
     "coverage",
+    "test_event",
 )
 
 for _name in FAMILY_MODULES:
@@ -93,7 +94,9 @@ def handwritten_pairs(mappings: MappingTable) -> list[tuple[str, str]]:
     return [
         (source, detail_type)
         for source, detail_type in mappings.pairs()
-        if (source, detail_type) in owned or (ANY_SOURCE, detail_type) in owned
+        if (source, detail_type) in owned
+        or (ANY_SOURCE, detail_type) in owned
+        or (source, ANY_DETAIL_TYPE) in owned
     ]
 
 

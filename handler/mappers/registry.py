@@ -19,6 +19,10 @@ from handler.envelope import Envelope
 Mapper: TypeAlias = Callable[[Envelope], Sequence[Alert] | Filtered]
 
 ANY_SOURCE = "*"
+# Registers a mapper for every detail-type of one source; it wins over any other mapper of that source
+# (a source whose events anyone may send, such as the product's test events, must not reach the generic
+# mapping through an unexpected detail-type).
+ANY_DETAIL_TYPE = "*"
 GENERIC_NAME = "generic"
 
 _REGISTRY: dict[tuple[str, str], Mapper] = {}
@@ -43,8 +47,10 @@ def registered_keys() -> list[tuple[str, str]]:
 
 
 def lookup(envelope: Envelope) -> Mapper | None:
-    return _REGISTRY.get((envelope.source, envelope.detail_type)) or _REGISTRY.get(
-        (ANY_SOURCE, envelope.detail_type)
+    return (
+        _REGISTRY.get((envelope.source, ANY_DETAIL_TYPE))
+        or _REGISTRY.get((envelope.source, envelope.detail_type))
+        or _REGISTRY.get((ANY_SOURCE, envelope.detail_type))
     )
 
 
@@ -63,8 +69,9 @@ def map_envelope(
     except Exception as exc:  # noqa: BLE001
         # A mapper reads AWS's evolving schemas; when one trips on a shape it did not expect,
         # the event must still reach Panther, so the generic mapping takes over and the reason is
-        # kept for the log. This is the only place a mapper's error is caught.
-        return _run_generic(envelope, generic, reason=f"{func.__name__} failed: {type(exc).__name__}: {exc}")
+        # kept for the log. This is the only place a mapper's error is caught. The reason names the
+        # mapper (the family) and the exception's type only: its message can quote event values.
+        return _run_generic(envelope, generic, reason=f"{func.__name__} failed: {type(exc).__name__}")
     if isinstance(produced, Filtered):
         return MapResult(MapStatus.FILTERED, (), produced.reason, mapped_by=func.__name__)
     if not produced:
