@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,22 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest -n 2
 
+# Mutation testing of core modules (CONTRIBUTING.md): slow, so CI does not run it. MODULES are dotted
+# module names; the score per module is printed at the end (killed / mutants tried). Survivors are
+# listed by `$(BIN)/mutmut results` and shown with `$(BIN)/mutmut show NAME`.
+MODULES ?= handler.decisions handler.delivery.policy handler.message handler.mappers.guardduty handler.mappers.securityhub
+MUTATION_JOBS ?= 2
+
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MODULES),'$(m).*')
+	$(BIN)/mutmut results --all true | awk -v modules="$(MODULES)" '\
+	  BEGIN { n = split(modules, wanted, " "); for (i = 1; i <= n; i++) keep[wanted[i]] = 1 } \
+	  { name = $$1; sub(/:$$/, "", name); module = name; sub(/\.[^.]*$$/, "", module) } \
+	  !(module in keep) { next } \
+	  { tried[module]++; status = $$0; sub(/^[^:]*: /, "", status) } \
+	  status == "killed" || status == "timeout" || status == "caught by type check" { killed[module]++ } \
+	  status != "killed" && status != "timeout" && status != "caught by type check" { print "  " name ": " status } \
+	  END { for (m in tried) printf "%-32s %d/%d killed (%.1f%%)\n", m, killed[m], tried[m], 100 * killed[m] / tried[m] }'
+
 clean:
-	rm -rf $(VENV) .e2p-build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .e2p-build .pytest_cache .mypy_cache .ruff_cache mutants
