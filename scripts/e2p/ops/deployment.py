@@ -51,10 +51,10 @@ CENTRAL_OUTPUTS: Final = (
     "ArchiveArn",
     "IdempotencyTableName",
     "CoverageTableName",
-)
-
     "DirectorySnapshotUri",
     "AliasRoleName",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class OrgFacts:
