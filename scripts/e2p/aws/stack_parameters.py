@@ -34,6 +34,9 @@ def lookup_role_parameters(
         "CentralFunctionRoleArn": function_role_arn,
         "LookupRoleName": settings.management.lookup_role_name,
     }
+    if refresher_role_arn:  # the scheduled directory refresh (central output ScheduledFunctionRoleArn)
+        values["DirectoryRefresherRoleArn"] = refresher_role_arn
+    return values
 
 
 def coverage_parameters(settings: Settings) -> dict[str, str]:
@@ -41,9 +44,6 @@ def coverage_parameters(settings: Settings) -> dict[str, str]:
     and which regions the management account's own member stacks cover."""
     management = settings.management
     values = {
-    if refresher_role_arn:  # the scheduled directory refresh (central output ScheduledFunctionRoleArn)
-        values["DirectoryRefresherRoleArn"] = refresher_role_arn
-    return values
         "CoverageUnits": ",".join(settings.stackset.organizational_units),
         "CoverageRegions": ",".join(settings.stackset.regions),
         "ManagementRegions": ",".join(management.regions) if management.deploy_member_stacks else "",
@@ -57,11 +57,11 @@ def member_parameters(
     settings: Settings, central_bus_arn: str, *, alias_reader_arn: str = "", alias_role_name: str = ""
 ) -> dict[str, str]:
     values = {"CentralEventBusArn": central_bus_arn, "RuleState": settings.member.rule_state}
-    if settings.member.event_pattern is not None:
-        values["EventPattern"] = settings.member.event_pattern
-    return values
     # The alias-reader role (once per account) trusts the central directory refresh only.
     if alias_reader_arn:
         values["AliasReaderPrincipalArn"] = alias_reader_arn
     if alias_role_name:
         values["AliasRoleName"] = alias_role_name
+    if settings.member.event_pattern is not None:
+        values["EventPattern"] = settings.member.event_pattern
+    return values
