@@ -55,6 +55,8 @@ class Settings:
     # template sets it from its IdempotencyEnabled parameter (on by default).
     idempotency_table: str = ""
     idempotency_ttl_seconds: int = DEFAULT_TTL_S
+    # The organisation's mappings file (handler.mappings.organisation); empty: the built-in ones only.
+    mappings_uri: str = ""
     # The coverage table (handler.coverage): member heartbeats are recorded there; empty: not recorded.
     coverage_table: str = ""
     # The account directory snapshot (s3://bucket/key): when set, the forwarder reads it instead of
@@ -262,7 +264,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         directory_snapshot_seconds=_number(environ, env.DIRECTORY_SNAPSHOT_SECONDS, 300.0, 10, 86400),
         directory_refresh_function=environ.get(env.DIRECTORY_REFRESH_FUNCTION, "").strip(),
         node_name=node_name,
+        mappings_uri=_mappings_uri(environ),
     )
+
+
+def _mappings_uri(environ: Mapping[str, str]) -> str:
+    """s3://bucket/key (what `e2p deploy --mappings` stores) or a readable file; "" for none."""
+    uri = environ.get(env.MAPPINGS_URI, "").strip()
+    if uri.startswith("s3://"):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        if not bucket or not key:
+            raise ConfigurationError(f"{env.MAPPINGS_URI}={uri!r}: expected s3://<bucket>/<key>")
+    elif uri and not Path(uri).is_file():
+        raise ConfigurationError(
+            f"{env.MAPPINGS_URI}={uri!r}: expected s3://<bucket>/<key> or a readable file"
+        )
+    return uri
 
 
 def _snapshot_uri(environ: Mapping[str, str]) -> str:

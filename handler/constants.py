@@ -24,6 +24,8 @@ ACCOUNT_CACHE_SECONDS: Final = "E2P_ACCOUNT_CACHE_SECONDS"
 ACCOUNT_TAG_KEYS: Final = "E2P_ACCOUNT_TAG_KEYS"
 IDEMPOTENCY_TABLE: Final = "E2P_IDEMPOTENCY_TABLE"
 IDEMPOTENCY_TTL_SECONDS: Final = "E2P_IDEMPOTENCY_TTL_SECONDS"
+# The organisation's mappings file (s3://bucket/key or a path), read at cold start; empty: built-in only.
+MAPPINGS_URI: Final = "E2P_MAPPINGS_URI"
 # Coverage (handler.coverage): the table of heartbeats and open watchdog alerts (forwarder and watchdog),
 # then what the watchdog alone reads (the scheduled function's environment).
 COVERAGE_TABLE: Final = "E2P_COVERAGE_TABLE"
@@ -74,6 +76,7 @@ ALL_HANDLER_VARIABLES: Final = (
     ACCOUNT_TAG_KEYS,
     IDEMPOTENCY_TABLE,
     IDEMPOTENCY_TTL_SECONDS,
+    MAPPINGS_URI,
     COVERAGE_TABLE,
     DIRECTORY_SNAPSHOT,
     DIRECTORY_SNAPSHOT_SECONDS,

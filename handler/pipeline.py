@@ -32,8 +32,9 @@ from handler.enrichment.account import AccountInfo
 from handler.envelope import Envelope, envelope_from_text
 from handler.exceptions import DeadLetterError, InvalidEnvelopeError
 from handler.idempotency import DUPLICATE_REASON, IN_PROGRESS_REASON, delivery_keys, keyed_body
+from handler.mappers import map_event
 from handler.mappers.organizations import changes_account_directory
-from handler.translate import translate
+from handler.translate import EventMapper, translate
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Pipeline:
         idempotency: IdempotentDelivery | None = None,
         heartbeats: HeartbeatSink | None = None,
         on_directory_change: Callable[[Envelope], None] | None = None,
+        mapper: EventMapper = map_event,
     ) -> None:
         """`idempotency`: the ledgered sender the dispatcher sends through, when idempotency is on;
         bodies then carry their keys (computing them costs a digest of each envelope, so not
@@ -110,6 +112,8 @@ class Pipeline:
         self._directory = directory
         self._dispatcher = dispatcher
         self._dead_letters = dead_letters
+        # map_event, or the built-in mappings overridden by the organisation's file (handler.runtime).
+        self._mapper = mapper
         self._idempotency = idempotency
         self._heartbeats = heartbeats
         # Told about each account-change event (the runtime asks the directory refresh for the
@@ -147,7 +151,7 @@ class Pipeline:
             self._directory.invalidate()
             if self._on_directory_change is not None:
                 self._on_directory_change(envelope)
-        translation = translate(envelope, AccountLookupWithCount(self._directory, counters))
+        translation = translate(envelope, AccountLookupWithCount(self._directory, counters), self._mapper)
         counters.add(_STATUS_COUNT[translation.status])
         if translation.status is MapStatus.FILTERED:
             item.decision = decisions.for_filtered(translation.reason)

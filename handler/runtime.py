@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from botocore.config import Config
 
+from handler.alert import MapResult
 from handler.config import Settings
 from handler.dead_letter import DeadLetterQueue
 from handler.delivery.client import PantherClient
@@ -177,5 +178,20 @@ def build_runtime(
         idempotency=ledgered,
         heartbeats=heartbeats,
         on_directory_change=_account_change_handler(directory),
+        mapper=_event_mapper(settings, session),
     )
     return Runtime(settings, pipeline, directory, dispatcher)
+
+
+def _event_mapper(settings: Settings, session: Any) -> Callable[[Envelope], MapResult]:
+    """The declarative mappings, compiled here, at cold start: the built-in file, overridden by the
+    organisation's (E2P_MAPPINGS_URI) when there is one. A file that cannot be read or compiled
+    raises MappingsError, a ConfigurationError: the invocation fails and its records stay queued."""
+    from handler.mappers import builtin_mappings, event_mapper, map_event
+
+    builtin_mappings()
+    if not settings.mappings_uri:
+        return map_event
+    from handler.mappings.organisation import load_organisation_mappings
+
+    return event_mapper(load_organisation_mappings(settings.mappings_uri, lambda: session.client("s3")))

@@ -28,6 +28,13 @@ class MappingsFile:
     table: MappingTable  # the built-in table overridden by this file
     organisation_entries: int
     document_json: bytes  # what the function reads (canonical JSON of the operator's file)
+    sources: tuple[str, ...] = ()  # the sources the file maps, sorted
+
+    @property
+    def custom_sources(self) -> tuple[str, ...]:
+        """Sources that are not AWS's ("aws." is reserved to AWS services): the default member
+        pattern does not forward them, the operator's pattern must (see admit_sources)."""
+        return tuple(source for source in self.sources if not source.startswith("aws."))
 
     @property
     def sha256(self) -> str:
@@ -46,4 +53,16 @@ def read_mappings_file(path: Path) -> MappingsFile:
     organisation = compile_document(document, path.name)
     table = with_organisation(organisation, path.name)
     canonical = json.dumps(document, ensure_ascii=False, sort_keys=False, separators=(",", ":")).encode()
-    return MappingsFile(path, table, len(organisation), canonical)
+    sources = tuple(sorted({source for source, _ in organisation.pairs()}))
+    return MappingsFile(path, table, len(organisation), canonical, sources)
+
+
+def admit_sources(pattern_json: str, sources: tuple[str, ...]) -> str:
+    """The member event pattern with one more `$or` branch forwarding `sources` (an organisation's
+    own events). The documented way to admit custom sources: the member stacks forward only what
+    their pattern matches, and the default one takes AWS sources only."""
+    pattern = json.loads(pattern_json)
+    if not sources:
+        return pattern_json
+    branches = pattern["$or"] if set(pattern) == {"$or"} else [pattern]
+    return json.dumps({"$or": [*branches, {"source": list(sources)}]}, separators=(",", ":"))

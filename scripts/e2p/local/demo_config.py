@@ -45,11 +45,13 @@ def write_config(
     panther_url: str,
     *,
     lambda_settings: Mapping[str, int] | None = None,
+    event_pattern_file: Path | None = None,
 ) -> LocalTarget:
     central = org.central.account_id
     ous = ", ".join(f'"{ou}"' for ou in org.targeted_ou_ids())
     region_list = ", ".join(f'"{r}"' for r in regions)
     lambda_lines = "\n".join(f"{key} = {value}" for key, value in (lambda_settings or {}).items())
+    pattern_line = f'event_pattern_file = "{event_pattern_file}"\n' if event_pattern_file else ""
     text = f"""
 [organization]
 management_account_id = "{org.management_account}"
@@ -76,7 +78,7 @@ call_as = "SELF"
 [member]
 rule_state = "ENABLED"
 access_role_name = "{ACCESS_ROLE}"
-
+{pattern_line}
 [management]
 deploy_member_stacks = true
 """
