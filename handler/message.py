@@ -138,6 +138,11 @@ def fitted_message(
     # empty context fields (an account without alias, an envelope without time).
     if not _names_accepted(fields):
         fields = {name: value for name, value in fields.items() if not is_reserved_field(name)}
+    # Extra fields carry event values (a resource name, a user agent) to the console: the same line
+    # cleaning as the summary, so no control or bidi character (U+202E...) reaches it. One C pass
+    # over all values finds the rare message that needs it.
+    if fields and not "".join(fields.values()).isprintable():
+        fields = {name: clean_line(value) for name, value in fields.items()}
     if not all(fields.values()):
         fields = dict(filter(_HAS_VALUE, fields.items()))  # filter + itemgetter: a loop in C
     if fields and max(map(len, fields.values())) > FIELD_MAX_CHARS:
