@@ -115,3 +115,7 @@ WATCHDOG_VARIABLES: Final = (
     WATCHED_QUEUE_URLS,
     READ_ENABLED_REGIONS,
 )
+
+# The source of the marked test events of `e2p send-test-event` and `e2p verify` (not a variable:
+# the pipeline logs their arrival, which the CLI reads back from the function's log group).
+TEST_EVENT_SOURCE: Final = "events2panther.test"

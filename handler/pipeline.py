@@ -18,6 +18,7 @@ from typing import Protocol
 
 from handler import decisions
 from handler.alert import MapStatus
+from handler.constants import TEST_EVENT_SOURCE
 from handler.counters import Count, Counters
 from handler.coverage.heartbeat import (
     CoverageStoreError,
@@ -143,6 +144,8 @@ class Pipeline:
             item.decision = decisions.for_invalid_envelope(str(exc))
             return item
         item.event_id = envelope.id
+        if envelope.source == TEST_EVENT_SOURCE:
+            _log_test_event(envelope)
         if self._heartbeats is not None and is_heartbeat(envelope):
             item.decision = self._record_heartbeat(heartbeat_of(envelope, int(time.time())), counters)
             return item
@@ -229,6 +232,21 @@ class Pipeline:
             logger.warning("record returned to the queue for retry", extra=extra)
         else:
             logger.error("record dead-lettered", extra=extra)
+
+
+def _log_test_event(envelope: Envelope) -> None:
+    """`e2p verify` and `e2p send-test-event` look for this line in the function's log group: it
+    proves the marked event crossed the member rule, the central bus and the queue to the function,
+    whatever Panther then does with it. Only the marks are logged, never the detail as a whole."""
+    logger.info(
+        "test event arrived",
+        extra={
+            "event_id": envelope.id,
+            "test_id": envelope.text("test_id"),
+            "test_account": envelope.account,
+            "test_region": envelope.region,
+        },
+    )
 
 
 def _count_outcome(outcome: DeliveryOutcome, counters: Counters) -> None:

@@ -17,6 +17,7 @@ from e2p.commands import (
     send_test_event_cmd,
     status_cmd,
     teardown_cmd,
+    verify_cmd,
 )
 from e2p.console.logs import LOG_FILE_VARIABLE, route_logs, set_log_target
 
@@ -53,3 +54,4 @@ main.add_command(teardown_cmd.teardown_command)
 main.add_command(demo_cmd.demo_command)
 main.add_command(load_cmd.load_command)
 main.add_command(preflight_cmd.preflight_command)
+main.add_command(verify_cmd.verify_command)

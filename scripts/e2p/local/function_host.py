@@ -20,6 +20,7 @@ from typing import Any
 import boto3
 
 from e2p.local.event_source import LocalEventSourceMapping, MappingSettings
+from e2p.local.function_logs import LogGroupShipper
 from handler import app
 from handler.config import load_settings
 from handler.runtime import Runtime, build_runtime
@@ -127,9 +128,20 @@ class LocalFunction:
         # sets for the whole run (see `environment`).
         self.runtime: Runtime = build_runtime(load_settings(deployed.environment), function_session)
         self._sqs = function_session.client("sqs", endpoint_url=endpoint_url)
+        # The function's log lines go to its log group, as Lambda sends them (`e2p verify` reads it).
+        logs = function_session.client("logs", endpoint_url=endpoint_url, region_name=deployed.mapping.region)
+        self._logs = LogGroupShipper(logs, f"/aws/lambda/{deployed.name}").attach()
+
+    def close(self) -> None:
+        """Stop shipping log lines (the loggers outlive this function in a test process)."""
+        self._logs.ship()
+        self._logs.detach()
 
     def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        report = app.handle(event, context, self.runtime)
+        try:
+            report = app.handle(event, context, self.runtime)
+        finally:
+            self._logs.ship()
         event_ids = {r["messageId"]: _event_id(r.get("body", "")) for r in event["Records"]}
         with self._lock:
             for message_id, decision in report.decisions:
