@@ -44,7 +44,7 @@ class Settings:
     connect_timeout_seconds: float = 3.05
     read_timeout_seconds: float = 10.0
     max_attempts: int = 4
-    delivery_concurrency: int = 16
+    delivery_concurrency: int = 25
     dead_letter_queue_url: str = ""
     org_lookup_role_arn: str = ""
     accounts_file: str = ""
@@ -248,7 +248,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         connect_timeout_seconds=_number(environ, env.CONNECT_TIMEOUT_SECONDS, 3.05, 0.1, 60),
         read_timeout_seconds=_number(environ, env.READ_TIMEOUT_SECONDS, 10.0, 0.1, 300),
         max_attempts=_integer(environ, env.MAX_ATTEMPTS, 4, 1, 10),
-        delivery_concurrency=_integer(environ, env.DELIVERY_CONCURRENCY, 16, 1, 64),
+        delivery_concurrency=_integer(environ, env.DELIVERY_CONCURRENCY, 25, 1, 64),
         dead_letter_queue_url=dlq_url,
         org_lookup_role_arn=role_arn,
         accounts_file=accounts_file,

@@ -40,7 +40,7 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "BatchSize": "100",
     "MaximumBatchingWindowInSeconds": "5",
     "MaximumConcurrency": "5",
-    "DeliveryConcurrency": "16",
+    "DeliveryConcurrency": "25",
     "ReservedConcurrency": "10",
     "MaxReceiveCount": "5",
     "FunctionMemorySize": "256",

@@ -79,7 +79,7 @@ FAKE_AWS: Final = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
 # What central/template.yaml sets with its defaults (IdempotencyEnabled "true": the table is set,
-# DeliveryConcurrency 16); no value is ever contacted.
+# DeliveryConcurrency 25); no value is ever contacted.
 TEMPLATE_LIKE_ENV: Final = {
     env.PANTHER_URL: "https://console.invalid/api/event/create",
     env.TOKEN_SECRET_ID: "arn:aws:secretsmanager:us-east-1:000000000000:secret:e2p-bench",
@@ -88,7 +88,7 @@ TEMPLATE_LIKE_ENV: Final = {
     env.ORG_LOOKUP_ROLE_ARN: "arn:aws:iam::000000000000:role/e2p-bench-lookup",
     env.ACCOUNT_TAG_KEYS: "",
     env.IDEMPOTENCY_TABLE: "e2p-bench-idempotency",
-    env.DELIVERY_CONCURRENCY: "16",
+    env.DELIVERY_CONCURRENCY: "25",
     env.POWERTOOLS_SERVICE_NAME: "events2panther",
     env.POWERTOOLS_METRICS_NAMESPACE: "Events2Panther",
     env.LOG_LEVEL: "INFO",

@@ -95,6 +95,10 @@ def _print_report(summary: dict[str, Any]) -> None:
         f"refused outsider {summary['refused_outsider']}, replayed {summary['replayed']}, "
         f"duplicates {summary['duplicates']}, lost {summary['lost']} in {summary['seconds']} s"
     )
+    console.print(
+        f"e2p verify: {summary['verify_arrived']} account x region cells arrived at the function, "
+        f"{summary['verify_missing']} missing"
+    )
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -35,6 +35,7 @@ from e2p.local.demo_org import DemoOrganization, build_demo_organization, create
 from e2p.local.faults import FaultPlan
 from e2p.local.function_host import LocalFunction, environment, read_deployed_function, role_session
 from e2p.local.panther import LocalPanther
+from e2p.ops.verify import VerifyReport
 
 DEMO_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 CENTRAL_REGION = "eu-west-1"
@@ -45,6 +46,8 @@ STACKSET_NAME = "events2panther-member"
 REPLAY_ROUNDS = 4
 PANTHER_BACK_TIMEOUT_S = 120.0
 DRAIN_SECONDS = 120.0
+# The function has been drained when verify reads its log group: the lines are there or never will be.
+VERIFY_TIMEOUT_S = 5.0
 # The handler's default read timeout is 10 s: a "slow" answer must take longer to be slow.
 SLOW_BEYOND_READ_TIMEOUT_S = 12.0
 FAKE_CREDENTIALS = {
@@ -84,6 +87,9 @@ class DemoResult:
     per_severity: dict[str, int] = field(default_factory=dict)
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     fault_counts: dict[str, int] = field(default_factory=dict)
+    # `e2p verify` after the deploy: account x region cells whose marked event reached the function.
+    verify_arrived: int = 0
+    verify_missing: int = 0
 
     def summary(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -110,6 +116,7 @@ class Demo:
         self.org: DemoOrganization | None = None
         self.sent: dict[str, Emission] = {}
         self.received: list[dict[str, Any]] = []
+        self.verify: VerifyReport | None = None
 
     def run(self) -> DemoResult:
         started = time.monotonic()
@@ -142,6 +149,7 @@ class Demo:
             result.refused_outsider = self._outsider(base, endpoint, outputs["EventBusArn"])
             panther.start_delivery_clock()
             self._deliver(function, target, endpoint, result, panther.url)
+            self._verify(target, endpoint, function, result)
             senders = {e.account for e in sent.values()}
             sessions = {a: _account_session(base, endpoint, a) for a in senders | {org.central.account_id}}
             queues = [
@@ -182,7 +190,10 @@ class Demo:
         ctx = load_context(target.global_options(endpoint))
         results = Deployment(ctx).run(self.token)
         if results.failed:
-            failures = "; ".join(str(item.as_dict()) for item in results.failed)
+            failures = "; ".join(
+                f"{item.step} {item.account} {item.region}: {item.detail}".replace("  ", " ")
+                for item in results.failed
+            )
             raise RuntimeError(f"the local deployment failed: {failures}")
 
     def _function(self, central: boto3.Session, endpoint: str, function_name: str) -> LocalFunction:
@@ -267,6 +278,24 @@ class Demo:
             result.replayed += moved
             self.say(f"e2p replay: moved {moved} dead-lettered messages back to the buffer")
             function.event_source().drain(DRAIN_SECONDS)
+
+    def _verify(
+        self, target: LocalTarget, endpoint: str, function: LocalFunction, result: DemoResult
+    ) -> None:
+        """`e2p verify` through the command's own code; the function runs when driven, so it is
+        drained between sending and reading its log group."""
+        from e2p.console.options import load_context
+        from e2p.ops.verify import Verifier
+
+        verifier = Verifier(load_context(target.global_options(endpoint)), self.say)
+        sent = verifier.send()
+        function.event_source().drain(DRAIN_SECONDS)
+        self.verify = verifier.collect(sent, VERIFY_TIMEOUT_S)
+        function.close()
+        result.verify_arrived, result.verify_missing = self.verify.arrived, self.verify.missing
+        for cell in self.verify.cells:
+            if cell.status != "arrived":
+                self.say(f"  verify: {cell.account} {cell.region} missing: {cell.reason}")
 
     def _account(
         self,
