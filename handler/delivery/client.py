@@ -39,6 +39,8 @@ _REDACTED: Final = "[redacted]"
 _MS_PER_S: Final = 1000.0
 # What requests accepts as a header value (it checked before sending): no leading white space, no
 # line break. The token providers never return anything else; a test double or a bug could.
+# The most of an answer's body read (Panther's answers are a few hundred bytes of JSON).
+MAX_REPLY_BYTES: Final = 64 * 1024
 _HEADER_VALUE: Final = re.compile(r"\S[^\r\n]*")
 
 
@@ -100,7 +102,13 @@ class PantherClient:
         # Proxies and CA bundle are read from the environment here, once (session.py).
         self._pool = session.pool_for(url, verify)
         # Every attempt's headers but the token (urllib3 adds Host, Content-Length and User-Agent).
-        self._headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+        # identity: an answer is never decompressed here (a small compressed body could expand to
+        # gigabytes inside a 256 MB function).
+        self._headers = {
+            "Content-Type": "application/json",
+            "Connection": "keep-alive",
+            "Accept-Encoding": "identity",
+        }
         self._sleep = sleep
         self._clock = clock
         self._rng = rng
@@ -202,7 +210,13 @@ class PantherClient:
         except HTTPError as exc:
             return classify_error(exc), None
         try:
-            content = response.read()
+            # At most MAX_REPLY_BYTES, as sent (never decompressed): Panther answers a few hundred bytes.
+            content = response.read(MAX_REPLY_BYTES + 1, decode_content=False)
+            if len(content) > MAX_REPLY_BYTES:
+                # Longer than any Panther answer: the rest is not read, and the connection is closed
+                # instead of going back to the pool with unread bytes on it.
+                content = content[:MAX_REPLY_BYTES]
+                response.close()
         except HTTPError as exc:
             # Cut short after its status line: no status is reported, as no answer was read.
             return classify_error(exc, reading_body=True), None
