@@ -168,3 +168,17 @@ def test_an_organisation_entry_for_a_handwritten_pair_is_refused() -> None:
         MappingsError, match=r"aws\.ec2 / EC2 Instance State-change Notification: mapped by a built-in"
     ):
         with_organisation(compile_document(ec2, "org.yaml"), "org.yaml")
+
+
+def test_the_lambda_zip_carries_the_builtin_mappings(tmp_path: Path) -> None:
+    # The zip takes every file of handler/ but bytecode caches: the JSON the function reads is one.
+    import zipfile
+
+    from e2p.packaging.lambda_package import write_zip
+
+    handler_dir = BUILTIN_JSON.parents[1]
+    destination = tmp_path / "function.zip"
+    write_zip(destination, [(handler_dir, "handler/")])
+    with zipfile.ZipFile(destination) as archive:
+        shipped = archive.read("handler/mappings/builtin.json")
+    assert shipped == BUILTIN_JSON.read_bytes()

@@ -6,7 +6,13 @@ from e2p.config.settings import Settings
 
 
 def central_parameters(
-    settings: Settings, organization_id: str, management_account_id: str, code_bucket: str, code_key: str
+    settings: Settings,
+    organization_id: str,
+    management_account_id: str,
+    code_bucket: str,
+    code_key: str,
+    *,
+    code_version: str = "",
 ) -> dict[str, str]:
     central = settings.central
     values = {
@@ -17,6 +23,7 @@ def central_parameters(
         "AllowInsecureHttp": str(central.allow_insecure_http).lower(),
         "CodeBucket": code_bucket,
         "CodeKey": code_key,
+        "CodeObjectVersion": code_version,
         "AccountTagKeys": ",".join(central.account_tag_keys),
         "AllowedOrgPaths": ",".join(central.allowed_org_paths),
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from e2p.aws.token_secret import read_token
+from e2p.aws.token_secret import read_token, readable_by_others
 from e2p.console import exit_codes
 from e2p.console.options import (
     CommandContext,
@@ -46,9 +46,17 @@ def _describe_plan(ctx: CommandContext) -> list[str]:
 )
 @click.option("--token-stdin", is_flag=True, help="Read the Panther API token from stdin (needs --yes).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--wheelhouse",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Install the Lambda's locked dependencies from this directory of wheels, offline (each must "
+    "match its hash in the lock), instead of from the package index.",
+)
 @global_options()
 @usage_errors
-def deploy_command(options: GlobalOptions, token_file: Path | None, token_stdin: bool, yes: bool) -> None:
+def deploy_command(
+    options: GlobalOptions, token_file: Path | None, token_stdin: bool, yes: bool, wheelhouse: Path | None
+) -> None:
     """Deploy or update everything; a second run with the same inputs changes nothing.
 
     The token is never a command-line argument: use --token-file, --token-stdin, or answer the hidden
@@ -63,11 +71,13 @@ def deploy_command(options: GlobalOptions, token_file: Path | None, token_stdin:
     ctx = load_context(options)
     interactive = sys.stdin.isatty() and not yes
     token = read_token(token_file, token_stdin, prompt=interactive)
+    if token_file is not None and readable_by_others(token_file):
+        ctx.output.warn(f"{token_file} is readable by other users: chmod 600 it (it holds the Panther token)")
     for line in _describe_plan(ctx):
         ctx.output.progress(line)
     if not yes:
         click.confirm("Deploy?", abort=True, err=True)
-    results = Deployment(ctx).run(token)
+    results = Deployment(ctx, wheelhouse=wheelhouse).run(token)
     ctx.output.results("e2p deploy", results)
     if results.failed:
         sys.exit(exit_codes.FAILED)

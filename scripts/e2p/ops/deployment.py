@@ -22,7 +22,7 @@ from e2p.aws.fanout import fan_out
 from e2p.aws.organization import accounts_in_units, describe_organization, stackset_targets
 from e2p.aws.sessions import error_text
 from e2p.aws.stack_parameters import central_parameters, lookup_role_parameters, member_parameters
-from e2p.aws.stacks import StackDeployer, StackSpec, StackState, format_event
+from e2p.aws.stacks import TEMPLATE_BODY_LIMIT, StackDeployer, StackSpec, StackState, format_event
 from e2p.aws.stackset_ops import OperationReport, StackSetManager
 from e2p.aws.token_secret import put_token
 from e2p.console.options import CommandContext
@@ -63,10 +63,14 @@ class OrgFacts:
 
 
 class Deployment:
-    def __init__(self, ctx: CommandContext, results: Results | None = None) -> None:
+    def __init__(
+        self, ctx: CommandContext, results: Results | None = None, *, wheelhouse: Path | None = None
+    ) -> None:
         self.ctx = ctx
         self.results = results or Results()
         self._out = ctx.output
+        # The locked Lambda dependencies from this directory, offline (`--wheelhouse`), not the index.
+        self._wheelhouse = wheelhouse
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -104,11 +108,16 @@ class Deployment:
         outputs = None
         if org is not None and code is not None:
             outputs = self._attempt(
-                "central stack", central.account_id, central.region, lambda: self._central_stack(org, *code)
+                "central stack", central.account_id, central.region, lambda: self._central_stack(org, code)
             )
         else:
             self._skip(
                 "central stack", central.account_id, central.region, "organization or package unavailable"
+            )
+        if outputs is not None and package is not None:
+            verified = self._verify_code
+            self._attempt(
+                "function code", central.account_id, central.region, lambda: verified(outputs, package)
             )
         if outputs is None or org is None:
             self._skip(
@@ -145,7 +154,9 @@ class Deployment:
     def _package(self) -> lambda_package.BuiltPackage:
         project = self.ctx.project
         runtime, architecture = function_runtime(load_template(self._template(project.central_template)))
-        spec = lambda_package.spec_from_environment(project.handler_package, runtime, architecture)
+        spec = lambda_package.spec_from_environment(
+            project.handler_package, runtime, architecture, wheelhouse=self._wheelhouse
+        )
         self._out.progress(f"packaging handler/ for {runtime} {architecture} (dependencies: {spec.deps})")
         built = lambda_package.build_package(spec, project.build_dir)
         detail = f"{built.path.name} sha256 {built.sha256[:12]}, {built.bytecode_note}"
@@ -156,29 +167,62 @@ class Deployment:
         )
         return built
 
-    def _upload(self, package: lambda_package.BuiltPackage) -> tuple[str, str]:
+    def _upload(self, package: lambda_package.BuiltPackage) -> code_bucket.StoredCode:
         central = self.ctx.settings.central
-        s3 = self.ctx.sessions.client(self.ctx.sessions.central(), "s3", central.region)
+        session = self.ctx.sessions.central()
+        s3 = self.ctx.sessions.client(session, "s3", central.region)
+        # The bucket policy keeps object writes for the principal deploying now.
+        writer = str(self.ctx.sessions.client(session, "sts", central.region).get_caller_identity()["Arn"])
         bucket = central.code_bucket or code_bucket.default_bucket_name(central.account_id, central.region)
-        created = code_bucket.ensure_bucket(s3, bucket, central.region)
-        uploaded = code_bucket.upload(s3, bucket, package.s3_key, package.path)
-        outcome = Outcome.CREATED if Outcome.CREATED in {created, uploaded} else Outcome.UNCHANGED
+        prepared = code_bucket.ensure_bucket(s3, bucket, central.region, central.account_id, writer)
+        stored = code_bucket.upload(s3, bucket, package.s3_key, package.path, central.account_id)
+        outcomes = {prepared, stored.outcome}
+        outcome = next((o for o in (Outcome.CREATED, Outcome.UPDATED) if o in outcomes), Outcome.UNCHANGED)
         self.results.record(
-            "code bucket", outcome, central.account_id, central.region, f"s3://{bucket}/{package.s3_key}"
+            "code bucket",
+            outcome,
+            central.account_id,
+            central.region,
+            f"s3://{bucket}/{package.s3_key} version {stored.version_id}",
         )
-        return bucket, package.s3_key
+        return stored
 
-    def _central_stack(self, org: OrgFacts, bucket: str, key: str) -> dict[str, str]:
+    def _verify_code(self, outputs: dict[str, str], package: lambda_package.BuiltPackage) -> None:
+        central = self.ctx.settings.central
+        client = self.ctx.sessions.client(self.ctx.sessions.central(), "lambda", central.region)
+        names = [outputs[name] for name in ("FunctionName", "ScheduledFunctionName") if outputs.get(name)]
+        for name in names:
+            code_bucket.verify_function_code(client, name, package.sha256)
+        self.results.record(
+            "function code",
+            Outcome.OK,
+            central.account_id,
+            central.region,
+            f"{', '.join(names)} run sha256 {package.sha256[:12]}",
+        )
+
+    def _central_stack(self, org: OrgFacts, code: code_bucket.StoredCode) -> dict[str, str]:
         settings = self.ctx.settings
         central = settings.central
         body = self._template(self.ctx.project.central_template)
-        values = central_parameters(settings, org.organization_id, org.management_account_id, bucket, key)
+        values = central_parameters(
+            settings,
+            org.organization_id,
+            org.management_account_id,
+            code.bucket,
+            code.key,
+            code_version=code.version_id,
+        )
         # An empty optional list the template does not declare is harmless; a value the operator set
         # for a parameter the template lacks is refused by check_parameters.
         specs = template_parameters(load_template(body, "central/template.yaml"))
         values = {k: v for k, v in values.items() if k in specs or v}
         check_parameters("central/template.yaml", specs, values)
-        spec = StackSpec(central.stack_name, body, values, tags=STACK_TAGS)
+        url = None
+        if len(body.encode()) > TEMPLATE_BODY_LIMIT:
+            s3 = self.ctx.sessions.client(self.ctx.sessions.central(), "s3", central.region)
+            url = code_bucket.upload_template(s3, code.bucket, central.region, body, central.account_id)
+        spec = StackSpec(central.stack_name, body, values, tags=STACK_TAGS, template_url=url)
         state = self._deploy_stack(self.ctx.sessions.central(), central.account_id, central.region, spec)
         missing = [name for name in CENTRAL_OUTPUTS if name not in state.outputs]
         detail = f"{central.stack_name} {state.status}"

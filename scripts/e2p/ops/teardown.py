@@ -193,7 +193,7 @@ class Teardown:
         s3 = self._sessions.client(session, "s3", central.region)
 
         def delete() -> None:
-            if not code_bucket.bucket_exists(s3, bucket):
+            if not code_bucket.bucket_exists(s3, bucket, central.account_id):
                 self.results.record(
                     "code bucket",
                     Outcome.UNCHANGED,
@@ -201,7 +201,7 @@ class Teardown:
                     central.region,
                     f"{bucket} not found",
                 )
-            elif not code_bucket.created_by_e2p(s3, bucket):
+            elif not code_bucket.created_by_e2p(s3, bucket, central.account_id):
                 self.results.record(
                     "code bucket",
                     Outcome.SKIPPED,
@@ -210,7 +210,7 @@ class Teardown:
                     f"{bucket} was not created by e2p; kept",
                 )
             else:
-                removed = code_bucket.empty_and_delete(s3, bucket)
+                removed = code_bucket.empty_and_delete(s3, bucket, central.account_id)
                 self.results.record(
                     "code bucket",
                     Outcome.DELETED,

@@ -15,14 +15,17 @@ _lock = threading.Lock()
 
 
 def install_core() -> None:
-    """Install the EventBridge, SQS, Lambda and DynamoDB patches (idempotent, thread-safe)."""
-    from e2p.local.fidelity import awslambda, dynamodb, events, sqs
+    """Install the EventBridge, SQS, Lambda, DynamoDB, S3 and Secrets Manager patches (idempotent,
+    thread-safe)."""
+    from e2p.local.fidelity import awslambda, dynamodb, events, s3, secretsmanager, sqs
 
     with _lock:
         dynamodb.install()
         events.install()
         awslambda.install()
         sqs.install()
+        s3.install()
+        secretsmanager.install()
 
 
 def install_cloudformation() -> None:
