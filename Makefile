@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: demo test lint install clean mutation
+.PHONY: demo test lint install clean mutation lambda-lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ mutation: $(STAMP)
 	  status == "killed" || status == "timeout" || status == "caught by type check" { killed[module]++ } \
 	  status != "killed" && status != "timeout" && status != "caught by type check" { print "  " name ": " status } \
 	  END { for (m in tried) printf "%-32s %d/%d killed (%.1f%%)\n", m, killed[m], tried[m], 100 * killed[m] / tried[m] }'
+
+# The Lambda's dependency lock (scripts/e2p/packaging/lambda-requirements.txt): resolved again from
+# the floors in lambda_package.RUNTIME_REQUIREMENTS for the function's platform, with each wheel's hash.
+lambda-lock: $(STAMP)
+	$(BIN)/python -m e2p.packaging.lock_file
 
 clean:
 	rm -rf $(VENV) .e2p-build .pytest_cache .mypy_cache .ruff_cache mutants

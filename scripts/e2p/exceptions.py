@@ -37,6 +37,14 @@ class PackagingError(E2PError):
     """The Lambda zip could not be built (pip failed, the handler package is missing...)."""
 
 
+class CodeIntegrityError(E2PError):
+    """The function's code bucket or deployed code is not what this CLI built and owns."""
+
+
+class TokenWriteError(E2PError):
+    """The token was written but its version did not become the secret's current one."""
+
+
 class StackOperationError(E2PError):
     """A CloudFormation stack ended in a failed or rolled-back state. The message says which and why."""
 

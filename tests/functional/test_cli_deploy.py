@@ -17,6 +17,7 @@ from cli_org import (  # noqa: F401 - fixtures
     REGIONS,
     STACK_SET,
     Stage,
+    aws_client,
     central_stack_alive,
     deploy,
     deployed_fixture,
@@ -167,6 +168,17 @@ def test_management_account_gets_ordinary_member_stacks_in_each_region(
 TOKEN = "pnthr-test-token-0123456789"
 
 
+def role_credentials(stage: Stage, outputs: dict[str, str]) -> dict[str, str]:
+    credentials = aws_client("sts", stage.endpoint).assume_role(
+        RoleArn=outputs["FunctionRoleArn"], RoleSessionName="as-function"
+    )["Credentials"]
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
 @pytest.fixture
 def second_run(first_run: tuple[Stage, dict[str, Any]]) -> tuple[Stage, Any]:
     """A second deploy of the same inputs, this time with a token file."""
@@ -197,8 +209,12 @@ def test_the_token_is_stored_from_a_file_and_never_echoed(second_run: tuple[Stag
     assert result.exit_code == 0, result.output
     assert TOKEN not in result.output
     assert results_by_step(json.loads(result.stdout))["token"][0]["outcome"] == "updated"
-    secret = stage.central_outputs()["TokenSecretArn"]
-    assert stage.central("secretsmanager").get_secret_value(SecretId=secret)["SecretString"] == TOKEN
+    outputs = stage.central_outputs()
+    # Only the function role may read it (the secret's policy): read it as the function does.
+    as_function = aws_client(
+        "secretsmanager", stage.endpoint, CENTRAL_REGION, **role_credentials(stage, outputs)
+    )
+    assert as_function.get_secret_value(SecretId=outputs["TokenSecretArn"])["SecretString"] == TOKEN
 
 
 def test_a_redeploy_changes_nothing_but_the_token(second_run: tuple[Stage, Any]) -> None:

@@ -20,16 +20,23 @@ from e2p.exceptions import PackagingError
 from e2p.packaging.lambda_package import (
     PackageSpec,
     build_package,
-    pinned_requirements,
     spec_from_environment,
 )
+from e2p.packaging.lock_file import Lock, parse_lock
 
 pytestmark = pytest.mark.functional
 
 # A runtime whose Python is this interpreter: the packager compiles the bytecode with it.
-THIS_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+THIS_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+THIS_RUNTIME = f"python{THIS_PYTHON}"
 # PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear).
 UNCHECKED_HASH_FLAGS = 0b01
+
+
+def fake_lock(version: str = "1", platform: str = "manylinux2014_aarch64", python: str = "3.13") -> Lock:
+    return parse_lock(
+        f"# platform: {platform}\n# python: {python}\nfakedep=={version} --hash=sha256:{'0' * 64}\n"
+    )
 
 
 def copy_handler(destination: Path) -> Path:
@@ -42,9 +49,12 @@ class FakePip:
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.requirements: list[str] = []
 
     def __call__(self, arguments: Sequence[str]) -> None:
         self.calls.append(list(arguments))
+        if "--requirement" in arguments:
+            self.requirements.append(Path(arguments[arguments.index("--requirement") + 1]).read_text())
         target = Path(arguments[arguments.index("--target") + 1])
         (target / "fakedep").mkdir(parents=True)
         (target / "fakedep" / "__init__.py").write_text("VERSION = 1\n")
@@ -60,10 +70,10 @@ def test_two_builds_from_the_same_inputs_are_identical_to_the_byte(tmp_path: Pat
         os.utime(path, (1_000_000_000, 1_000_000_000))
     pip = FakePip()
     a = build_package(
-        PackageSpec(first, THIS_RUNTIME, requirements=("fakedep==1",)), tmp_path / "cache-a", pip
+        PackageSpec(first, THIS_RUNTIME, lock=fake_lock(python=THIS_PYTHON)), tmp_path / "cache-a", pip
     )
     b = build_package(
-        PackageSpec(second, THIS_RUNTIME, requirements=("fakedep==1",)), tmp_path / "cache-b", pip
+        PackageSpec(second, THIS_RUNTIME, lock=fake_lock(python=THIS_PYTHON)), tmp_path / "cache-b", pip
     )
     # THEN the zips, bytecode included, are the same bytes, hence the same S3 key
     assert a.bytecode == b.bytecode == ".".join(map(str, sys.version_info[:3]))
@@ -79,7 +89,7 @@ def test_the_zip_is_sorted_timestamp_free_and_holds_only_what_runs(tmp_path: Pat
     stale = f"app.{sys.implementation.cache_tag}.pyc"
     (handler / "__pycache__" / stale).write_bytes(b"stale")
     built = build_package(
-        PackageSpec(handler, THIS_RUNTIME, requirements=("fakedep==1",)), tmp_path / "cache", FakePip()
+        PackageSpec(handler, THIS_RUNTIME, lock=fake_lock(python=THIS_PYTHON)), tmp_path / "cache", FakePip()
     )
     with zipfile.ZipFile(built.path) as archive:
         infos = archive.infolist()
@@ -154,7 +164,7 @@ def test_without_an_interpreter_of_the_runtime_version_the_zip_has_sources_only(
 def test_dependencies_are_installed_once_per_recipe_for_the_function_platform(tmp_path: Path) -> None:
     handler = copy_handler(tmp_path / "handler")
     pip = FakePip()
-    spec = PackageSpec(handler, runtime="python3.13", architecture="arm64", requirements=("fakedep==1",))
+    spec = PackageSpec(handler, runtime="python3.13", architecture="arm64", lock=fake_lock())
     build_package(spec, tmp_path / "cache", pip)
     again = build_package(spec, tmp_path / "cache", pip)
     assert len(pip.calls) == 1
@@ -163,10 +173,13 @@ def test_dependencies_are_installed_once_per_recipe_for_the_function_platform(tm
     assert arguments[arguments.index("--platform") + 1] == "manylinux2014_aarch64"
     assert arguments[arguments.index("--python-version") + 1] == "3.13"
     assert "--only-binary=:all:" in arguments
-    # A different recipe is a different cache entry.
-    build_package(
-        PackageSpec(handler, runtime="python3.13", requirements=("fakedep==2",)), tmp_path / "cache", pip
-    )
+    # Exactly the lock: every file checked against its hash, nothing else resolved, one index.
+    assert {"--require-hashes", "--no-deps"} <= set(arguments)
+    assert arguments[arguments.index("--index-url") + 1] == "https://pypi.org/simple"
+    assert spec.lock is not None
+    assert pip.requirements[0] == spec.lock.text
+    # Another lock is another cache entry.
+    build_package(PackageSpec(handler, runtime="python3.13", lock=fake_lock("2")), tmp_path / "cache", pip)
     assert len(pip.calls) == 2
 
 
@@ -190,12 +203,6 @@ def test_a_prebuilt_dependency_directory_is_used_as_is(tmp_path: Path) -> None:
         assert "requests/__init__.py" in archive.namelist()
     with pytest.raises(PackagingError):
         build_package(PackageSpec(handler, deps=str(tmp_path / "missing")), tmp_path / "cache")
-
-
-def test_runtime_dependencies_are_pinned_and_exclude_boto3() -> None:
-    pinned = pinned_requirements()
-    assert [p.split("==")[0] for p in pinned] == ["urllib3", "certifi", "orjson", "aws-lambda-powertools"]
-    assert all("==" in p for p in pinned)
 
 
 def _pypi_reachable() -> bool:

@@ -38,6 +38,8 @@ class StackSpec:
     parameters: Mapping[str, str] = field(default_factory=dict)
     capabilities: Sequence[str] = DEFAULT_CAPABILITIES
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Where CloudFormation reads a body larger than TEMPLATE_BODY_LIMIT (an S3 HTTPS URL).
+    template_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,8 @@ class StackDeployer:
         return self._update(spec, specs)
 
     def _template_argument(self, spec: StackSpec) -> dict[str, str]:
+        if spec.template_url:
+            return {"TemplateURL": spec.template_url}
         if len(spec.template_body.encode()) > TEMPLATE_BODY_LIMIT:
             raise StackOperationError(
                 f"{spec.name}: the template is larger than {TEMPLATE_BODY_LIMIT} bytes, "

@@ -12,12 +12,20 @@ $E2P_LAMBDA_PYTHON, else this interpreter if its version matches, else `pythonX.
 with a fixed hash seed, so they are reproducible too. When no such interpreter is found the zip
 carries sources only and `BuiltPackage.bytecode` says so: it works, but every cold start compiles.
 
-Dependencies are installed for the function's platform (manylinux2014 for its architecture, the
-runtime's Python version, wheels only) and cached under the build directory keyed on a hash of
-what was asked for, so the local demo does not reinstall every time.
+Dependencies are exactly the committed lock (lock_file.py: one wheel per package, transitive ones
+included, each with its SHA-256), installed for the function's platform (manylinux2014 for its
+architecture, the runtime's Python version, wheels only) with `--require-hashes --no-deps` from one
+index (E2P_LAMBDA_INDEX_URL, else PyPI; pip's own configuration, extra indexes and find-links are
+ignored), or offline from a wheelhouse directory (`e2p deploy --wheelhouse DIR`, same hashes). Nothing
+is taken from the operator's environment. The tree is cached under the build directory keyed on the
+lock's hash, so the local demo does not reinstall every time.
+
+Symbolic links under handler/ that lead outside it are refused: a link to ~/.aws/credentials would
+otherwise be read and zipped.
 
 E2P_LAMBDA_DEPS (test/local only): `none` packages the handler alone (the local mode runs it with
 this virtualenv's packages); a directory path uses that pre-built dependency tree instead of pip.
+E2P_LAMBDA_INDEX_URL: the one index the locked wheels are downloaded from (default PyPI).
 E2P_LAMBDA_PYTHON: the interpreter that compiles the bytecode (it must be CPython of the function's
 runtime version), or `none` for a zip without bytecode.
 """
@@ -34,23 +42,34 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Final
 
 from e2p.exceptions import PackagingError
+from e2p.packaging.lock_file import Lock, load_lock
 
 DEPS_VARIABLE: Final = "E2P_LAMBDA_DEPS"
 NO_DEPS: Final = "none"
 PYTHON_VARIABLE: Final = "E2P_LAMBDA_PYTHON"
 NO_BYTECODE: Final = "none"
+INDEX_VARIABLE: Final = "E2P_LAMBDA_INDEX_URL"
+DEFAULT_INDEX_URL: Final = "https://pypi.org/simple"
+# What the lock is resolved from (`make lambda-lock`); the zip gets the lock, never these.
 # boto3/botocore are not packaged: the Lambda runtime provides them.
-# The handler speaks HTTP through urllib3 directly (no requests), trusting certifi's CA bundle.
+# The handler speaks HTTP through urllib3 directly (no requests), trusting certifi's CA bundle:
+# urllib3 >= 2.6.3 (past the advisories on unbounded decompression), a certifi of 2025 or later.
 # orjson decodes SQS bodies and encodes Panther bodies (a compiled wheel: per platform, as pip is asked).
-RUNTIME_REQUIREMENTS: Final = ("urllib3", "certifi", "orjson", "aws-lambda-powertools")
+RUNTIME_REQUIREMENTS: Final = (
+    "urllib3>=2.6.3,<3",
+    "certifi>=2025.1.31",
+    "orjson>=3.10",
+    "aws-lambda-powertools>=3.0,<4",
+)
+# pip settings that may point pip at other indexes or files than the one index given; cleared.
+_PIP_SOURCE_VARIABLES: Final = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")
 PLATFORMS: Final = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 # Bump when the layout of the zip changes, so cached zips of the old layout are not reused.
-PACKAGER_VERSION: Final = "2"
+PACKAGER_VERSION: Final = "3"
 ZIP_TIMESTAMP: Final = (1980, 1, 1, 0, 0, 0)
 FILE_MODE: Final = 0o100644
 EXCLUDED_DIRS: Final = frozenset({"__pycache__", "bin", ".pytest_cache", ".mypy_cache"})
@@ -85,7 +104,11 @@ class PackageSpec:
     handler_dir: Path
     runtime: str = "python3.12"
     architecture: str = "arm64"
-    requirements: tuple[str, ...] = ()
+    # The dependencies to install (with deps == "pip"); None installs none.
+    lock: Lock | None = None
+    index_url: str = DEFAULT_INDEX_URL
+    # Locked wheels from this directory, offline (`--no-index --find-links`), instead of the index.
+    wheelhouse: Path | None = None
     # "pip" (default), NO_DEPS, or a directory holding pre-built dependencies.
     deps: str = "pip"
     # The interpreter compiling the bytecode: "" finds one (module docstring), NO_BYTECODE for none.
@@ -135,29 +158,37 @@ class BuiltPackage:
         return f"lambda/{self.sha256}.zip"
 
 
-def pinned_requirements(names: Sequence[str] = RUNTIME_REQUIREMENTS) -> tuple[str, ...]:
-    """Pin to the versions this environment was tested with; unpinned only if one is not installed."""
-    pinned = []
-    for name in names:
-        try:
-            pinned.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            pinned.append(name)
-    return tuple(pinned)
-
-
 def spec_from_environment(
-    handler_dir: Path, runtime: str, architecture: str, environ: Mapping[str, str] | None = None
+    handler_dir: Path,
+    runtime: str,
+    architecture: str,
+    environ: Mapping[str, str] | None = None,
+    *,
+    wheelhouse: Path | None = None,
+    lock: Lock | None = None,
 ) -> PackageSpec:
     environ = os.environ if environ is None else environ
+    deps = environ.get(DEPS_VARIABLE, "").strip() or "pip"
+    # The lock is checked against the function's platform when it is installed (install_dependencies).
     return PackageSpec(
         handler_dir=handler_dir,
         runtime=runtime,
         architecture=architecture,
-        requirements=pinned_requirements(),
-        deps=environ.get(DEPS_VARIABLE, "").strip() or "pip",
+        lock=(lock or load_lock()) if deps == "pip" else None,
+        index_url=environ.get(INDEX_VARIABLE, "").strip() or DEFAULT_INDEX_URL,
+        wheelhouse=wheelhouse,
+        deps=deps,
         python=environ.get(PYTHON_VARIABLE, "").strip(),
     )
+
+
+def check_lock_fits(lock: Lock, spec: PackageSpec) -> None:
+    """The lock must have been resolved for the function's platform and Python version."""
+    if (lock.platform, lock.python_version) != (spec.platform, spec.python_version):
+        raise PackagingError(
+            f"the dependency lock is for {lock.platform} Python {lock.python_version}, the function runs "
+            f"{spec.platform} Python {spec.python_version}: regenerate it (`make lambda-lock`)"
+        )
 
 
 def _probe_interpreter(executable: str) -> Compiler | None:
@@ -200,10 +231,19 @@ def find_compiler(spec: PackageSpec) -> Compiler | None:
     return None
 
 
+def _check_link(path: Path, root: Path) -> None:
+    """A symbolic link is shipped only when it stays inside `root` (its target's bytes are zipped)."""
+    target = path.resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise PackagingError(f"{path} is a symbolic link to {target}, outside {root}: refusing to package it")
+
+
 def _files(root: Path) -> Iterator[tuple[str, Path]]:
     """(archive name relative to `root`, path) of every file worth shipping, in sorted order."""
     found = []
     for path in root.rglob("*"):
+        if path.is_symlink():
+            _check_link(path, root)
         relative = path.relative_to(root)
         if not path.is_file() or any(part in EXCLUDED_DIRS for part in relative.parts[:-1]):
             continue
@@ -222,7 +262,7 @@ def _hash_tree(digest: hashlib._Hash, root: Path, prefix: str) -> None:
 
 def _deps_key(spec: PackageSpec) -> str:
     recipe = {
-        "requirements": sorted(spec.requirements),
+        "lock": spec.lock.sha256 if spec.lock else "",
         "platform": spec.platform,
         "python": spec.python_version,
         "packager": PACKAGER_VERSION,
@@ -230,28 +270,56 @@ def _deps_key(spec: PackageSpec) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
+def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """This environment without pip's configuration files nor any variable naming another package
+    source: only the index (or wheelhouse) on the command line is used. Certificates, proxies and
+    timeouts are kept (a TLS-inspecting proxy still needs its CA)."""
+    kept = {name: value for name, value in environ.items() if name not in _PIP_SOURCE_VARIABLES}
+    kept["PIP_CONFIG_FILE"] = os.devnull
+    return kept
+
+
 def run_pip(arguments: Sequence[str]) -> None:
     command = [sys.executable, "-m", "pip", *arguments]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - fixed argv
+    completed = subprocess.run(  # noqa: S603 - fixed argv
+        command, capture_output=True, text=True, check=False, env=pip_environment(os.environ)
+    )
     if completed.returncode != 0:
         tail = (completed.stderr or completed.stdout).strip().splitlines()[-5:]
         raise PackagingError("pip could not install the Lambda dependencies: " + " | ".join(tail))
 
 
+def _source_arguments(spec: PackageSpec) -> list[str]:
+    if spec.wheelhouse is not None:
+        if not spec.wheelhouse.is_dir():
+            raise PackagingError(f"--wheelhouse {spec.wheelhouse} is not a directory")
+        return ["--no-index", "--find-links", str(spec.wheelhouse)]
+    return ["--index-url", spec.index_url]
+
+
 def install_dependencies(spec: PackageSpec, cache_dir: Path, pip: PipRunner = run_pip) -> Path:
     """The dependency tree for `spec`, from the cache or freshly installed into it."""
+    if spec.lock is None:
+        raise PackagingError("no dependency lock to install")
+    check_lock_fits(spec.lock, spec)
     target = cache_dir / "deps" / _deps_key(spec)[:32]
     if (target / COMPLETE_MARKER).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="deps-", dir=target.parent))
+    lock_path = staging.with_suffix(".lock.txt")
     try:
+        lock_path.write_text(spec.lock.text, encoding="utf-8")
         pip(
             [
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
                 "--no-compile",
+                # Exactly the locked files: every one must match its hash, nothing else is resolved.
+                "--require-hashes",
+                "--no-deps",
+                *_source_arguments(spec),
                 "--target",
                 str(staging),
                 "--platform",
@@ -261,7 +329,8 @@ def install_dependencies(spec: PackageSpec, cache_dir: Path, pip: PipRunner = ru
                 "--python-version",
                 spec.python_version,
                 "--only-binary=:all:",
-                *spec.requirements,
+                "--requirement",
+                str(lock_path),
             ]
         )
         (staging / COMPLETE_MARKER).write_text("ok\n", encoding="utf-8")
@@ -269,6 +338,7 @@ def install_dependencies(spec: PackageSpec, cache_dir: Path, pip: PipRunner = ru
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        lock_path.unlink(missing_ok=True)
     return target
 
 
