@@ -12,17 +12,24 @@ AWS behaviour restored:
   aws:PrincipalArn known. aws:SecureTransport is left out of the request context: the local AWS
   serves plain HTTP on loopback in place of AWS's HTTPS endpoints, so a condition on it does not
   match (IAM's rule for a missing key), neither refusing nor admitting by it.
+- (S3 User Guide, checking object integrity) a PutObject whose `x-amz-checksum-sha256` is not the
+  SHA-256 of the body fails with 400 BadDigest and stores nothing. moto 5.2.5 stores the object and
+  records the wrong checksum, so an upload that AWS refuses (a body damaged on the way) would pass.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import threading
 from typing import Any
 
-from e2p.local.fidelity import patching, policy
+from e2p.local.fidelity import cfn_resources, patching, policy
+from e2p.local.fidelity.cfn_resources import FidelityResource
 from e2p.local.fidelity.secretsmanager import caller_arn
 
 HEADER = "x-amz-expected-bucket-owner"
+CHECKSUM_HEADER = "x-amz-checksum-sha256"
 _request = threading.local()
 
 
@@ -51,8 +58,20 @@ def _bucket_response(original: Any, response: Any, request: Any, full_url: str) 
     return original(response, request, full_url)
 
 
+def _check_digest(response: Any, request: Any) -> None:
+    from moto.s3.exceptions import S3ClientError
+
+    stated = request.headers.get(CHECKSUM_HEADER)
+    if request.method != "PUT" or not stated:
+        return
+    body = response.body if isinstance(response.body, bytes) else str(response.body or "").encode()
+    if base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") != stated:
+        raise S3ClientError("BadDigest", "The SHA256 you specified did not match the calculated checksum.")
+
+
 def _key_response(original: Any, response: Any, request: Any, full_url: str) -> Any:
     _check(response, request, full_url)
+    _check_digest(response, request)
     account = response.get_current_account()
     _request.principal = (account, caller_arn(account, response.get_access_key()))
     try:
@@ -81,6 +100,31 @@ def _get_permission(original: Any, bucket: Any, action: str, resource: str) -> A
     return PermissionResult.PERMITTED if verdict is policy.Decision.ALLOW else PermissionResult.NEUTRAL
 
 
+class BucketPolicy(FidelityResource):
+    """AWS::S3::BucketPolicy: the bucket's policy document (Ref: the bucket name)."""
+
+    def create(self) -> None:
+        import json
+
+        from moto.s3.models import s3_backends
+
+        document = self.properties["PolicyDocument"]
+        text = document if isinstance(document, str) else json.dumps(document)
+        self.bucket = str(self.properties["Bucket"])
+        s3_backends[self.account_id]["aws"].put_bucket_policy(self.bucket, text.encode())
+        self._physical_id = self.bucket
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.s3.exceptions import MissingBucket
+        from moto.s3.models import s3_backends
+
+        try:
+            s3_backends[account_id]["aws"].delete_bucket_policy(self.bucket)
+        except MissingBucket:
+            # moto deletes a stack's resources in no dependency order: the bucket may be gone already.
+            return
+
+
 def install() -> None:
     """Install the S3 patch into this process (idempotent)."""
     from moto.s3.models import FakeBucket
@@ -89,3 +133,4 @@ def install() -> None:
     patching.replace(FakeBucket, "get_permission", _get_permission)
     patching.replace(S3Response, "_bucket_response", _bucket_response)
     patching.replace(S3Response, "_key_response", _key_response)
+    cfn_resources.REGISTRY.setdefault("AWS::S3::BucketPolicy", BucketPolicy)
