@@ -141,3 +141,41 @@ def test_a_bucket_policy_deny_applies_only_when_its_condition_holds(server: Loca
         with pytest.raises(ClientError) as refused:
             deployer.put_object(Bucket=bucket, Key="lambda/x.zip", Body=b"code")
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_cloudformation_creates_a_bucket_policy(server: LocalAws) -> None:
+    # GIVEN a stack with a bucket and an AWS::S3::BucketPolicy on it
+    name = f"e2p-fidelity-cfn-policy-{next(_ids)}-{int(server.fidelity)}"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": f"arn:aws:s3:::{name}/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    template = {
+        "Resources": {
+            "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": name}},
+            "Policy": {
+                "Type": "AWS::S3::BucketPolicy",
+                "Properties": {"Bucket": {"Ref": "Bucket"}, "PolicyDocument": document},
+            },
+        }
+    }
+    role = f"arn:aws:iam::{OWNER}:role/deployer"
+    cfn = client(server, "cloudformation", role)
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    s3 = client(server, "s3", role)
+    if server.fidelity:
+        # THEN the bucket has the policy, as in AWS
+        assert json.loads(s3.get_bucket_policy(Bucket=name)["Policy"]) == document
+    else:
+        # plain moto skips the type: the bucket has no policy at all
+        with pytest.raises(ClientError) as missing:
+            s3.get_bucket_policy(Bucket=name)
+        assert missing.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
