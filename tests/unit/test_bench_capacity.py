@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from e2p.bench.batch_queue import BatchQueue
 from e2p.bench.capacity import CapacityModel
 from e2p.bench.instance import InstanceCounts
 from e2p.bench.instances import InstancesOptions, UniqueRecords, instances_figures, unique_records
@@ -59,14 +61,13 @@ def test_every_record_gets_an_event_id_of_its_own():
     assert records.messages == 5
 
 
-def _counts(delivered: int, attempts: int, lost: int = 0) -> InstanceCounts:
+def _counts(delivered: int, attempts: int, dead_lettered: int = 0) -> InstanceCounts:
     return InstanceCounts(
-        records=delivered,
         invocations=1,
+        records=delivered,
         messages_delivered=delivered,
         delivery_attempts=attempts,
-        redelivered=0,
-        lost=lost,
+        dead_lettered=dead_lettered,
         seconds=1.0,
         cpu_seconds=0.5,
     )
@@ -88,3 +89,31 @@ def test_retry_share_is_requests_beyond_one_per_message_over_all_requests():
     result = instances_figures(options, records, [_counts(45, 50), _counts(45, 50)], 2.0, stats)
     assert result.retry_share == pytest.approx(0.1)
     assert (result.lost, result.refused, result.capacity_share) == (0, 10, None)
+
+
+def test_the_queue_hands_batches_and_takes_returned_records_back_until_their_last_receive():
+    # GIVEN 5 records, batches of 2, a redrive policy after 2 receives
+    queue = BatchQueue(5, 2, max_receives=2)
+    first = queue.take()
+    assert first == [(0, 1), (1, 1)]
+    # WHEN record 1 is returned for retry, and later returned again
+    queue.give_back(first, {1})
+    assert queue.take() == [(2, 1), (3, 1)]
+    queue.give_back([(2, 1), (3, 1)], set())
+    assert queue.take() == [(4, 1), (1, 2)]  # redelivered with its receive count raised
+    queue.give_back([(4, 1), (1, 2)], {1})
+    # THEN it is lost after its last receive, and the queue is done
+    assert queue.take() is None
+    assert (queue.redelivered, queue.lost) == (1, [1])
+
+
+def test_an_empty_queue_waits_for_batches_in_flight_that_may_give_records_back():
+    queue = BatchQueue(1, 10)
+    batch = queue.take()
+    assert batch == [(0, 1)]
+    waiter = ThreadPoolExecutor(1)
+    pending = waiter.submit(queue.take)
+    assert not pending.done()  # waits: the batch in flight may come back
+    queue.give_back(batch, {0})
+    assert pending.result(timeout=10) == [(0, 2)]
+    waiter.shutdown()

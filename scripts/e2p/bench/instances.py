@@ -23,12 +23,14 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from e2p.bench.batch_queue import Batch, BatchQueue
 from e2p.bench.corpus import CorpusChoice, load_corpus
-from e2p.bench.instance import READY, InstanceCounts
+from e2p.bench.instance import InstanceCounts
 from e2p.bench.target import import_path_env
 from e2p.bench.workload import DEFAULT_BATCH_SIZE, accounts_for, write_accounts_file
 from e2p.exceptions import E2PError
@@ -193,14 +195,33 @@ def receiver_stats(stats_url: str, ca_bundle: str | None) -> dict[str, Any]:
     return stats
 
 
+def _serve(process: subprocess.Popen[bytes], queue: BatchQueue, bodies: Sequence[str]) -> InstanceCounts:
+    """Hand one instance batches until the queue is done; its counts."""
+    assert process.stdin is not None
+    assert process.stdout is not None
+    last: Batch | None = None
+    while True:
+        answer = json.loads(_read_line(process.stdout, "an instance"))
+        if last is not None:
+            queue.give_back(last, set(answer["returned"]))
+        batch = queue.take()
+        if batch is None:
+            process.stdin.write(b'{"stop": true}\n')
+            process.stdin.flush()
+            break
+        order = {"batch": [[index, receives, bodies[index]] for index, receives in batch]}
+        process.stdin.write(json.dumps(order).encode() + b"\n")
+        process.stdin.flush()
+        last = batch
+    return InstanceCounts(**json.loads(_read_line(process.stdout, "an instance")))
+
+
 def _run_instances(
-    settings: dict[str, Any], parts: list[list[str]], folder: Path, progress: Progress
+    settings: dict[str, Any], queue: BatchQueue, bodies: Sequence[str], instances: int, progress: Progress
 ) -> tuple[list[InstanceCounts], float]:
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        for number, bodies in enumerate(parts):
-            bodies_file = folder / f"instance-{number}.json"
-            bodies_file.write_text(json.dumps(bodies), encoding="utf-8")
+        for _ in range(instances):
             process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
                 [sys.executable, "-m", INSTANCE_MODULE],
                 stdin=subprocess.PIPE,
@@ -208,23 +229,18 @@ def _run_instances(
                 env=import_path_env(),
             )
             assert process.stdin is not None
-            process.stdin.write(json.dumps({**settings, "bodies_file": str(bodies_file)}).encode() + b"\n")
+            process.stdin.write(json.dumps(settings).encode() + b"\n")
             process.stdin.flush()
             processes.append(process)
         for process in processes:
             assert process.stdout is not None
-            if _read_line(process.stdout, "an instance").strip().decode() != READY:
+            if not json.loads(_read_line(process.stdout, "an instance")).get("ready"):
                 raise InstancesError("an instance did not start")
         progress(f"{len(processes)} instances ready: go")
         started = time.perf_counter()
-        for process in processes:
-            assert process.stdin is not None
-            process.stdin.write(b"go\n")
-            process.stdin.flush()
-        counts = [
-            InstanceCounts(**json.loads(_read_line(p.stdout, "an instance")))  # type: ignore[arg-type]
-            for p in processes
-        ]
+        with ThreadPoolExecutor(max_workers=instances, thread_name_prefix="bench-instance") as pool:
+            futures = [pool.submit(_serve, process, queue, bodies) for process in processes]
+            counts = [future.result(timeout=RUN_TIMEOUT_S) for future in futures]
         return counts, time.perf_counter() - started
     finally:
         for process in processes:
@@ -238,7 +254,7 @@ def run_instances(options: InstancesOptions, progress: Progress) -> InstancesRes
     accounts = accounts_for(corpus)
     total = options.events or DEFAULT_EVENTS_PER_INSTANCE * options.instances
     records = unique_records([event.body for event in corpus], total, accounts)
-    parts = [records.bodies[number :: options.instances] for number in range(options.instances)]
+    queue = BatchQueue(len(records.bodies), options.batch_size)
     token = options.token or secrets.token_hex(TOKEN_BYTES)
     with tempfile.TemporaryDirectory(prefix="e2p-bench-instances-") as tmp:
         folder = Path(tmp)
@@ -251,7 +267,7 @@ def run_instances(options: InstancesOptions, progress: Progress) -> InstancesRes
         if options.url is not None:
             settings.update(url=options.url, ca_bundle=options.ca_bundle)
             progress(f"{options.instances} instances, {total} records -> {options.url}")
-            counts, seconds = _run_instances(settings, parts, folder, progress)
+            counts, seconds = _run_instances(settings, queue, records.bodies, options.instances, progress)
             stats = None
         else:
             capacity = options.capacity_per_s or 0.0
@@ -262,9 +278,9 @@ def run_instances(options: InstancesOptions, progress: Progress) -> InstancesRes
                     f"{options.instances} instances, {total} records -> local receiver "
                     f"(capacity {capacity:g}/s, {options.latency_ms:g} ms)"
                 )
-                counts, seconds = _run_instances(settings, parts, folder, progress)
+                counts, seconds = _run_instances(settings, queue, records.bodies, options.instances, progress)
                 stats = receiver_stats(receiver["stats_url"], receiver["ca_bundle"])
-    return instances_figures(options, records, counts, seconds, stats)
+    return instances_figures(options, records, counts, seconds, stats, given_up_by_queue=len(queue.lost))
 
 
 def instances_figures(
@@ -273,8 +289,10 @@ def instances_figures(
     counts: list[InstanceCounts],
     seconds: float,
     stats: dict[str, Any] | None,
+    *,
+    given_up_by_queue: int = 0,
 ) -> InstancesResult:
-    given_up = sum(count.lost for count in counts)
+    given_up = given_up_by_queue + sum(count.dead_lettered for count in counts)
     delivered = sum(count.messages_delivered for count in counts)
     requests = sum(count.delivery_attempts for count in counts)
     if stats is not None:
