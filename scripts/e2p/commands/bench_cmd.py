@@ -30,6 +30,8 @@ TEMPLATE_BATCH_SIZE: Final = 100
 MAX_DELIVERY_CONCURRENCY: Final = 64  # the handler's own bound (E2P_DELIVERY_CONCURRENCY)
 MAX_INSTANCES: Final = 64
 DEFAULT_CAPACITY: Final = 1500.0  # --instances against the local receiver: its events/s
+MAX_SCALE_ACCOUNTS: Final = 20_000
+MAX_SCALE_REGIONS: Final = 17  # e2p.bench.scale_status.REGIONS
 
 
 class BenchFailure(click.ClickException):
@@ -133,8 +135,28 @@ def _checked_env_token() -> str:
     help=f"With --instances: the local receiver's capacity in events/s (default {DEFAULT_CAPACITY:g}; "
     "beyond it answers slow down, then 429); with --url, the console's known capacity.",
 )
+@click.option(
+    "--scale",
+    is_flag=True,
+    help="The organisation dimension: e2p status over N accounts x R regions of stack instances, the "
+    "directory refresh (tags, aliases) and its cold read, in the local AWS (docs/performance.md).",
+)
+@click.option(
+    "--accounts",
+    type=click.IntRange(1, MAX_SCALE_ACCOUNTS),
+    default=1000,
+    show_default=True,
+    help="With --scale: accounts in the scale world.",
+)
+@click.option(
+    "--regions",
+    type=click.IntRange(1, MAX_SCALE_REGIONS),
+    default=MAX_SCALE_REGIONS,
+    show_default=True,
+    help="With --scale: regions per account.",
+)
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def bench_command(  # click passes every option by name
+def bench_command(  # noqa: PLR0912 - a branch per mode (--scale, --instances, default); click passes every option by name
     *,
     url: str | None,
     token_file: Path | None,
@@ -149,6 +171,9 @@ def bench_command(  # click passes every option by name
     corpus: str,
     instances: int | None,
     capacity: float | None,
+    scale: bool,
+    accounts: int,
+    regions: int,
     output: str,
 ) -> None:
     """Measure the handler against the local Panther receiver (TLS on 127.0.0.1), or a real one.
@@ -156,6 +181,11 @@ def bench_command(  # click passes every option by name
     With --output json the last line is one JSON object with exactly: events_per_s,
     naive_events_per_s, ratio, limit_events_per_s, efficiency, map_events_per_s, cold_start_ms,
     peak_rss_mb, lambda_gb_s_per_million. Progress goes to stderr.
+
+    With --scale [--accounts N] [--regions R] it measures the organisation dimension instead; the
+    last line is one JSON object with at least accounts, regions, stack_instances, status_seconds,
+    status_api_calls, directory_cold_read_ms, directory_bytes, directory_refresh_seconds,
+    directory_refresh_calls, alias_refresh_seconds, alias_refresh_calls.
 
     Exit codes: 0 measured, 1 a measurement failed (deliveries refused, a probe crashed), 2 usage.
     """
@@ -168,6 +198,8 @@ def bench_command(  # click passes every option by name
     from e2p.exceptions import E2PError, ProjectLayoutError
 
     route_logs()
+    if scale:  # the organisation dimension: nothing below applies
+        return _bench_scale(accounts, regions, output)
 
     token: str | None = None
     if url is None:
@@ -264,3 +296,22 @@ def _bench_instances(options: InstancesOptions, output: str) -> None:
         click.echo(result.as_json())
     else:
         render_instances(result)
+
+
+def _bench_scale(accounts: int, regions: int, output: str) -> None:
+    """`--scale`: the organisation dimension (e2p.bench.scale_run); the JSON object last on stdout."""
+    import json
+
+    from e2p.bench.scale_run import ScaleOptions, run_scale
+
+    started = time.monotonic()
+    figures = run_scale(
+        ScaleOptions(accounts=accounts, regions=regions),
+        lambda line: click.echo(f"e2p bench --scale [{time.monotonic() - started:6.1f} s] {line}", err=True),
+    )
+    if output == "json":
+        click.echo(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        if not isinstance(value, dict):
+            click.echo(f"{key:34} {value}")

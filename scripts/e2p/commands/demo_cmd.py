@@ -81,10 +81,16 @@ def _print_report(summary: dict[str, Any]) -> None:
         severities.add_row(severity, str(count))
     console.print(severities)
     alerts = Table(title=f"Aggregated alerts (top of {summary['alerts']})")
-    for column in ("tally", "sev", "node", "summary"):
+    for column in ("tally", "sev", "node", "alias", "summary"):
         alerts.add_column(column, overflow="fold")
     for alert in summary["top_alerts"]:
-        alerts.add_row(str(alert["tally"]), str(alert["severity"]), str(alert["node"]), str(alert["summary"]))
+        alerts.add_row(
+            str(alert["tally"]),
+            str(alert["severity"]),
+            str(alert["node"]),
+            str(alert.get("account_alias") or "-"),
+            str(alert["summary"]),
+        )
     console.print(alerts)
     if summary["faults"]:
         console.print(f"faults: {summary['faults']}; injected: {_counts(summary['fault_counts'])}")

@@ -14,14 +14,25 @@ from e2p.ops.status import StatusCheck, StatusReport
 FULL_TABLE_LIMIT = 60
 
 
+def _alias(report: StatusReport, account_id: str) -> str:
+    """The account's IAM alias from the directory snapshot, or why it could not be read."""
+    found = report.aliases.get(account_id)
+    if found is None:
+        return ""
+    return found.alias or (f"({found.error})" if found.error else "")
+
+
 def _print_tables(ctx: CommandContext, report: StatusReport) -> None:
     out = ctx.output
     rows = report.coverage.rows
     shown = rows if len(rows) <= FULL_TABLE_LIMIT else report.coverage.missing
     out.table(
         f"Coverage: {len(rows) - len(report.coverage.missing)}/{len(rows)} account x region pairs healthy",
-        ("account", "name", "region", "status", "reason"),
-        ((r.account_id, r.account_name, r.region, r.status, r.reason) for r in shown),
+        ("account", "name", "alias", "region", "status", "reason"),
+        (
+            (r.account_id, r.account_name, _alias(report, r.account_id), r.region, r.status, r.reason)
+            for r in shown
+        ),
         ["green" if r.healthy else "bold red" for r in shown],
     )
     if report.management:

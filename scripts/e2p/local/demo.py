@@ -31,8 +31,16 @@ from e2p.local.aws import LocalAws, emit_aws_event
 from e2p.local.demo_accounting import Accounting, ParkedQueue, member_dead_letter_queues, scan_dead_letters
 from e2p.local.demo_config import ACCESS_ROLE, LocalTarget, write_config
 from e2p.local.demo_events import Emission, emit_all, load_samples, plan_emissions
-from e2p.local.demo_org import DemoOrganization, build_demo_organization, create_account
+from e2p.local.demo_directory import DemoDirectory, set_demo_aliases
+from e2p.local.demo_org import (
+    DemoOrganization,
+    build_demo_organization,
+    create_account,
+    demo_alias,
+    set_account_alias,
+)
 from e2p.local.faults import FaultPlan
+from e2p.local.fidelity import lambda_async
 from e2p.local.function_host import LocalFunction, environment, read_deployed_function, role_session
 from e2p.local.panther import LocalPanther
 from e2p.ops.verify import VerifyReport
@@ -87,6 +95,10 @@ class DemoResult:
     per_severity: dict[str, int] = field(default_factory=dict)
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     fault_counts: dict[str, int] = field(default_factory=dict)
+    # Accounts whose IAM alias the directory refresh read from the account itself (no accounts file),
+    # and the refreshes the forwarder asked for asynchronously (accounts it did not know).
+    aliases_resolved: int = 0
+    directory_refreshes_requested: int = 0
     # `e2p verify` after the deploy: account x region cells whose marked event reached the function.
     verify_arrived: int = 0
     verify_missing: int = 0
@@ -116,6 +128,7 @@ class Demo:
         self.org: DemoOrganization | None = None
         self.sent: dict[str, Emission] = {}
         self.received: list[dict[str, Any]] = []
+        self.aliases: dict[str, str] = {}  # account id -> the IAM alias the demo set in it
         self.verify: VerifyReport | None = None
 
     def run(self) -> DemoResult:
@@ -131,6 +144,9 @@ class Demo:
             local.reset()  # moto's state is per process: start from an empty AWS every run
             base = boto3.Session(region_name=CENTRAL_REGION)
             org = self._organization(base, endpoint)
+            self.aliases = set_demo_aliases(
+                org, base, lambda account: _account_session(base, endpoint, account), endpoint
+            )
             target = write_config(
                 Path(workdir),
                 org,
@@ -143,12 +159,26 @@ class Demo:
             central = role_session(base, endpoint, target.central_role_arn, CENTRAL_REGION)
             outputs = target.central_outputs(central, endpoint)
             function = self._function(central, endpoint, outputs["FunctionName"])
+            lambda_async.clear()
+            directory = DemoDirectory(central, endpoint, outputs, CENTRAL_REGION, self.say)
+            directory.refresh()  # the schedule rule's first run after the deploy
             sent = self._send(base, org, endpoint, result)
             new_account, new_sent = self._enrol_new_account(base, org, endpoint, result)
             sent.update(new_sent)
+            # The new account's CreateAccountResult event asks the refresh for it (before its stack
+            # instances forward anything, in AWS); its alias is set as its owners would.
+            set_account_alias(
+                _account_session(base, endpoint, new_account).client("iam", endpoint_url=endpoint),
+                demo_alias(NEW_ACCOUNT[0]),
+            )
+            self.aliases[new_account] = demo_alias(NEW_ACCOUNT[0])
+            directory.refresh([new_account], "CreateAccountResult")
             result.refused_outsider = self._outsider(base, endpoint, outputs["EventBusArn"])
             panther.start_delivery_clock()
             self._deliver(function, target, endpoint, result, panther.url)
+            directory.run_requested()  # what the forwarder asked for (the outsider it did not know)
+            result.aliases_resolved = directory.aliases_resolved()
+            result.directory_refreshes_requested = directory.requested
             self._verify(target, endpoint, function, result)
             senders = {e.account for e in sent.values()}
             sessions = {a: _account_session(base, endpoint, a) for a in senders | {org.central.account_id}}
@@ -325,7 +355,8 @@ class Demo:
         result.alerts = len(alerts)
         ranked = sorted(alerts, key=lambda a: (-int(a.get("tally", 0)), -int(a.get("severity", 0))))
         result.top_alerts = [
-            {k: a.get(k) for k in ("node", "severity", "summary", "tally")} for a in ranked[:8]
+            {k: a.get(k) for k in ("node", "severity", "summary", "tally", "account_alias")}
+            for a in ranked[:8]
         ]
         result.fault_counts = panther.fault_counts()
 

@@ -109,3 +109,18 @@ def build_demo_organization(organizations: Any) -> DemoOrganization:
         accounts=accounts,
         targeted_ous=TARGETED,
     )
+
+
+# Every demo account gets an IAM account alias (set inside the account, where IAM keeps it), so the
+# directory refresh reads them through each account's alias-reader role; none comes from a file.
+ALIAS_PREFIX = "acme-"
+MANAGEMENT_ALIAS = "acme-management"
+
+
+def demo_alias(name: str) -> str:
+    return f"{ALIAS_PREFIX}{name}"
+
+
+def set_account_alias(iam: Any, alias: str) -> None:
+    """`iam`: a client acting in the account (CreateAccountAlias names the caller's own account)."""
+    iam.create_account_alias(AccountAlias=alias)

@@ -14,6 +14,7 @@ from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from e2p.aws.directory_snapshot import AccountAlias, aliases_of, read_snapshot
 from e2p.aws.fanout import fan_out
 from e2p.aws.organization import accounts_in_units, stackset_targets
 from e2p.aws.queue_depths import QueueDepth, queue_depth
@@ -83,6 +84,8 @@ class StatusReport:
     member_queues: list[MemberQueue] = field(default_factory=list)
     alarms: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # account id -> its IAM alias from the directory snapshot (empty before the first refresh).
+    aliases: dict[str, AccountAlias] = field(default_factory=dict)
 
     @property
     def dead_letters(self) -> int:
@@ -118,6 +121,7 @@ class StatusReport:
             "management": [m.as_dict() for m in self.management],
             "queues": queues,
             "alarms": self.alarms,
+            "aliases": {account: alias.as_dict() for account, alias in sorted(self.aliases.items())},
             "errors": self.errors,
             "problems": self.problems(),
             "healthy": self.healthy,
@@ -160,6 +164,7 @@ class StatusCheck:
         report.management = self._management_stacks(report, management_id)
         central_outputs = self._guard(report, "central stack", self._central_outputs) or {}
         self._central_queues(report, central_outputs)
+        self._aliases(report, central_outputs)
         self._alarms(report, management_id)
         if member_dlqs:
             self._member_queues(report, instances, management_id)
@@ -206,6 +211,15 @@ class StatusCheck:
         central = self.ctx.settings.central
         cfn = self._sessions.client(self._sessions.central(), "cloudformation", central.region)
         return deployed_outputs(cfn, central.stack_name, f"{central.account_id} {central.region}")
+
+    def _aliases(self, report: StatusReport, outputs: dict[str, str]) -> None:
+        uri = outputs.get("DirectorySnapshotUri", "")
+        if not uri:
+            return
+        central = self.ctx.settings.central
+        s3 = self._sessions.client(self._sessions.central(), "s3", central.region)
+        snapshot = self._guard(report, "account directory snapshot", lambda: read_snapshot(s3, uri))
+        report.aliases = aliases_of(snapshot)
 
     def _central_queues(self, report: StatusReport, outputs: dict[str, str]) -> None:
         if not outputs:

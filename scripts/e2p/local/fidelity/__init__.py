@@ -23,6 +23,7 @@ def install_core() -> None:
         dynamodb.install()
         events.install()
         awslambda.install()
+        lambda_async.install()
         sqs.install()
         s3.install()
         secretsmanager.install()
@@ -34,7 +35,7 @@ def install_cloudformation() -> None:
     StackSets only exist once CloudFormation has been used, so their Organizations hooks
     (auto-deployment on account creation and moves) can wait until then too.
     """
-    from e2p.local.fidelity import cloudformation, stacksets
+    from e2p.local.fidelity import cloudformation, lambda_async, stacksets
 
     with _lock:
         cloudformation.install()
