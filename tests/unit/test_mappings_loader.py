@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,3 +272,27 @@ mappings:
         load_document("{nope", ORIGIN)
     with pytest.raises(MappingsError, match=r"org\.yaml: not valid YAML"):
         load_document("a: [b", ORIGIN)
+
+
+def readme_example() -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Declarative mappings", 1)[1]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_example_compiles_and_maps_as_it_says() -> None:
+    # GIVEN the mappings file the README shows
+    entries = load_document(readme_example(), "README")
+
+    # THEN its custom event maps as commented: a rule first, then the default, a filtered exception
+    big = envelope({"shop": "lyon", "amount": 20000, "orderId": "o-1", "reason": "PaymentDeclined"})
+    small = envelope({"shop": "lyon", "amount": 10, "orderId": "o-2", "reason": "PaymentDeclined"})
+    cancelled = envelope({"shop": "lyon", "reason": "CustomerCancelled"})
+    (alert,) = entries.find(big)(big)
+    assert (alert.summary, alert.severity, alert.identifier) == (
+        "Order processing failed in shop lyon",
+        Severity.MAJOR,
+        "o-1:4",
+    )
+    assert entries.find(small)(small)[0].severity is Severity.MINOR
+    assert entries.find(cancelled)(cancelled) == Filtered("customer cancellations are not incidents")

@@ -20,6 +20,8 @@ from handler.mappings import MappingsError, MappingTable, compile_document, pars
 # What the function reads at cold start is bounded: a file this large is no longer "a few hundred
 # entries" and would cost every cold start its parse.
 MAX_FILE_BYTES: Final = 1024 * 1024
+# EventBridge's limit on one event pattern (the member rule's EventPattern parameter says so too).
+PATTERN_MAX_CHARS: Final = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,4 +67,11 @@ def admit_sources(pattern_json: str, sources: tuple[str, ...]) -> str:
     if not sources:
         return pattern_json
     branches = pattern["$or"] if set(pattern) == {"$or"} else [pattern]
-    return json.dumps({"$or": [*branches, {"source": list(sources)}]}, separators=(",", ":"))
+    extended = json.dumps({"$or": [*branches, {"source": list(sources)}]}, separators=(",", ":"))
+    if len(extended) > PATTERN_MAX_CHARS:
+        raise MappingsError(
+            f"the member pattern with a branch for {', '.join(sources)} is {len(extended)} characters, "
+            f"EventBridge allows {PATTERN_MAX_CHARS}: admit them with a prefix branch instead "
+            '(e.g. {"source":[{"prefix":"com.example."}]}) in member.event_pattern_file'
+        )
+    return extended
