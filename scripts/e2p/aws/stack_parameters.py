@@ -13,7 +13,10 @@ def central_parameters(
     code_key: str,
     *,
     code_version: str = "",
+    mappings_key: str = "",
 ) -> dict[str, str]:
+    """`mappings_key`: the organisation's mappings object in the code bucket; "" deploys the
+    built-in mappings only (the deploy says what the function uses: no --mappings, no file)."""
     central = settings.central
     values = {
         "OrganizationId": organization_id,
@@ -24,6 +27,7 @@ def central_parameters(
         "CodeBucket": code_bucket,
         "CodeKey": code_key,
         "CodeObjectVersion": code_version,
+        "MappingsKey": mappings_key,
         "AccountTagKeys": ",".join(central.account_tag_keys),
         "AllowedOrgPaths": ",".join(central.allowed_org_paths),
     }
