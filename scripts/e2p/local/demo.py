@@ -30,8 +30,8 @@ import boto3
 from e2p.local.aws import LocalAws, emit_aws_event
 from e2p.local.demo_accounting import Accounting, ParkedQueue, member_dead_letter_queues, scan_dead_letters
 from e2p.local.demo_config import ACCESS_ROLE, LocalTarget, write_config
-from e2p.local.demo_events import Emission, emit_all, load_samples, plan_emissions
 from e2p.local.demo_directory import DemoDirectory, set_demo_aliases
+from e2p.local.demo_events import Emission, emit_all, load_samples, plan_emissions
 from e2p.local.demo_org import (
     DemoOrganization,
     build_demo_organization,

@@ -17,7 +17,7 @@ _lock = threading.Lock()
 def install_core() -> None:
     """Install the EventBridge, SQS, Lambda, DynamoDB, S3 and Secrets Manager patches (idempotent,
     thread-safe)."""
-    from e2p.local.fidelity import awslambda, dynamodb, events, s3, secretsmanager, sqs
+    from e2p.local.fidelity import awslambda, dynamodb, events, lambda_async, s3, secretsmanager, sqs
 
     with _lock:
         dynamodb.install()
@@ -35,7 +35,7 @@ def install_cloudformation() -> None:
     StackSets only exist once CloudFormation has been used, so their Organizations hooks
     (auto-deployment on account creation and moves) can wait until then too.
     """
-    from e2p.local.fidelity import cloudformation, lambda_async, stacksets
+    from e2p.local.fidelity import cloudformation, stacksets
 
     with _lock:
         cloudformation.install()
