@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from e2p.aws.token_secret import read_token, readable_by_others
+from e2p.config.mappings_file import MappingsFile, read_mappings_file
 from e2p.console import exit_codes
 from e2p.console.options import (
     CommandContext,
@@ -19,6 +20,7 @@ from e2p.console.options import (
     usage_errors,
 )
 from e2p.ops.deployment import Deployment
+from handler.mappings import MappingsError
 
 
 def _describe_plan(ctx: CommandContext) -> list[str]:
@@ -38,6 +40,16 @@ def _describe_plan(ctx: CommandContext) -> list[str]:
     return lines
 
 
+def _mappings(path: Path | None) -> MappingsFile | None:
+    """Read and compile the file before anything is deployed: a malformed entry is a usage error."""
+    if path is None:
+        return None
+    try:
+        return read_mappings_file(path)
+    except MappingsError as exc:
+        raise UsageFailure(f"--mappings: {exc}") from exc
+
+
 @click.command("deploy")
 @click.option(
     "--token-file",
@@ -52,10 +64,22 @@ def _describe_plan(ctx: CommandContext) -> list[str]:
     help="Install the Lambda's locked dependencies from this directory of wheels, offline (each must "
     "match its hash in the lock), instead of from the package index.",
 )
+@click.option(
+    "--mappings",
+    "mappings_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The organisation's mappings file (YAML/JSON), stored for the forwarder; without it the "
+    "forwarder uses the built-in mappings only. Test it first with `e2p map --mappings FILE`.",
+)
 @global_options()
 @usage_errors
-def deploy_command(
-    options: GlobalOptions, token_file: Path | None, token_stdin: bool, yes: bool, wheelhouse: Path | None
+def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
+    options: GlobalOptions,
+    token_file: Path | None,
+    token_stdin: bool,
+    yes: bool,
+    wheelhouse: Path | None,
+    mappings_path: Path | None,
 ) -> None:
     """Deploy or update everything; a second run with the same inputs changes nothing.
 
@@ -68,6 +92,7 @@ def deploy_command(
         raise UsageFailure(
             "--token-stdin reads stdin to its end, so nothing is left to confirm with: add --yes"
         )
+    mappings = _mappings(mappings_path)
     ctx = load_context(options)
     interactive = sys.stdin.isatty() and not yes
     token = read_token(token_file, token_stdin, prompt=interactive)
@@ -77,7 +102,7 @@ def deploy_command(
         ctx.output.progress(line)
     if not yes:
         click.confirm("Deploy?", abort=True, err=True)
-    results = Deployment(ctx, wheelhouse=wheelhouse).run(token)
+    results = Deployment(ctx, wheelhouse=wheelhouse, mappings=mappings).run(token)
     ctx.output.results("e2p deploy", results)
     if results.failed:
         sys.exit(exit_codes.FAILED)

@@ -19,12 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from e2p.aws import code_bucket
 from e2p.aws.cfn_template import check_parameters, function_runtime, load_template, template_parameters
 from e2p.aws.fanout import fan_out
+from e2p.aws.mappings_object import store_mappings
 from e2p.aws.organization import accounts_in_units, describe_organization, stackset_targets
 from e2p.aws.sessions import error_text
 from e2p.aws.stack_parameters import central_parameters, lookup_role_parameters, member_parameters
 from e2p.aws.stacks import TEMPLATE_BODY_LIMIT, StackDeployer, StackSpec, StackState, format_event
 from e2p.aws.stackset_ops import OperationReport, StackSetManager
 from e2p.aws.token_secret import put_token
+from e2p.config.mappings_file import MappingsFile
 from e2p.console.options import CommandContext
 from e2p.console.results import Outcome, Results
 from e2p.exceptions import E2PError, TemplateError
@@ -64,11 +66,20 @@ class OrgFacts:
 
 class Deployment:
     def __init__(
-        self, ctx: CommandContext, results: Results | None = None, *, wheelhouse: Path | None = None
+        self,
+        ctx: CommandContext,
+        results: Results | None = None,
+        *,
+        mappings: MappingsFile | None = None,
+        wheelhouse: Path | None = None,
     ) -> None:
+        """`mappings`: the organisation's mappings file (`--mappings`), stored in the code bucket
+        for the forwarder; None deploys the built-in mappings only."""
         self.ctx = ctx
         self.results = results or Results()
         self._out = ctx.output
+        self._mappings = mappings
+        self._mappings_key = ""
         # The locked Lambda dependencies from this directory, offline (`--wheelhouse`), not the index.
         self._wheelhouse = wheelhouse
 
@@ -105,6 +116,12 @@ class Deployment:
             )
         else:
             self._skip("code bucket", central.account_id, central.region, "no package")
+        if code is not None and self._mappings is not None:
+            stored = self._attempt(
+                "mappings", central.account_id, central.region, lambda: self._store_mappings(code.bucket)
+            )
+            if stored is None:
+                code = None  # never deploy the function without the file the operator asked for
         outputs = None
         if org is not None and code is not None:
             outputs = self._attempt(
@@ -187,6 +204,23 @@ class Deployment:
         )
         return stored
 
+    def _store_mappings(self, bucket: str) -> str:
+        assert self._mappings is not None  # only called with a file
+        central = self.ctx.settings.central
+        s3 = self.ctx.sessions.client(self.ctx.sessions.central(), "s3", central.region)
+        key, outcome = store_mappings(
+            s3, bucket, self._mappings.document_json, central.account_id, self._mappings.path.name
+        )
+        self._mappings_key = key
+        self.results.record(
+            "mappings",
+            outcome,
+            central.account_id,
+            central.region,
+            f"{self._mappings.path.name}: {self._mappings.organisation_entries} entries -> s3://{bucket}/{key}",
+        )
+        return key
+
     def _verify_code(self, outputs: dict[str, str], package: lambda_package.BuiltPackage) -> None:
         central = self.ctx.settings.central
         client = self.ctx.sessions.client(self.ctx.sessions.central(), "lambda", central.region)
@@ -212,6 +246,7 @@ class Deployment:
             code.bucket,
             code.key,
             code_version=code.version_id,
+            mappings_key=self._mappings_key,
         )
         # An empty optional list the template does not declare is harmless; a value the operator set
         # for a parameter the template lacks is refused by check_parameters.
