@@ -36,6 +36,7 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "CodeBucket": None,
     "CodeKey": None,
     "CodeObjectVersion": None,
+    "MappingsKey": "",
     "AccountTagKeys": "",
     "EventBusName": "events2panther",
     "BatchSize": "100",
@@ -179,6 +180,9 @@ def test_parameters_of_the_contract(template: dict[str, Any]) -> None:
         ("PantherUrl", "http://127.0.0.1:8080/api/event/create", True),
         ("PantherUrl", "https://acme.runpanther.net/", False),
         ("PantherUrl", "https://user:pw@acme.runpanther.net/api/event/create", False),
+        ("MappingsKey", "", True),
+        ("MappingsKey", "mappings/" + "0a" * 32 + ".json", True),
+        ("MappingsKey", "lambda/" + "0a" * 32 + ".zip", False),
     ],
 )
 def test_parameter_patterns(template: dict[str, Any], name: str, value: str, accepted: bool) -> None:
@@ -431,6 +435,8 @@ def test_function_role_is_least_privilege(template: dict[str, Any]) -> None:
         "dynamodb:DeleteItem": [{"Fn::GetAtt": ["IdempotencyTable", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
+        # Only with an organisation mappings file (HasMappings), and only that object.
+        "s3:GetObject": [{"Fn::Sub": "arn:${AWS::Partition}:s3:::${CodeBucket}/${MappingsKey}"}],
     }
     assert environment(template)[constants.ORG_LOOKUP_ROLE_ARN] == resolve(
         lookup_role, template, parameter_values(template, {})
