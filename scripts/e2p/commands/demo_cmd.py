@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,8 +28,15 @@ class DemoFailure(click.ClickException):
     help="Faults of the local Panther, comma-separated kind=value: outage=SECONDS, error=, throttle=, "
     "slow=, hang=, auth=, reset= (fractions 0-1), seed=N.",
 )
+@click.option(
+    "--mappings",
+    "mappings_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An organisation mappings file, deployed with the function as `e2p deploy --mappings` does "
+    "(the member pattern also forwards the custom sources it maps).",
+)
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def demo_command(spec: str | None, output: str) -> None:
+def demo_command(spec: str | None, mappings_path: Path | None, output: str) -> None:
     """Deploy to a local organisation, send real AWS events, and show what reached Panther.
 
     No AWS account is needed: the local AWS and the local Panther run in this process. Exit code 1
@@ -45,12 +53,21 @@ def demo_command(spec: str | None, output: str) -> None:
         plan = FaultPlan.parse(spec) if spec else None
     except FaultSpecError as exc:
         raise click.UsageError(f"--faults: {exc}") from exc
+    mappings = None
+    if mappings_path is not None:
+        from e2p.config.mappings_file import read_mappings_file
+        from handler.mappings import MappingsError
+
+        try:
+            mappings = read_mappings_file(mappings_path)
+        except MappingsError as exc:
+            raise click.UsageError(f"--mappings: {exc}") from exc
     try:
         root = locate_project().root
     except ProjectLayoutError as exc:
         raise UsageFailure(str(exc)) from exc
     try:
-        result = Demo(root, plan, lambda line: click.echo(line, err=True)).run()
+        result = Demo(root, plan, lambda line: click.echo(line, err=True), mappings=mappings).run()
     except RuntimeError as exc:  # the demo's own checks (a failed local deploy, an unenrolled account)
         raise DemoFailure(str(exc)) from exc
     summary = result.summary()

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import boto3
 
+from e2p.config.mappings_file import MappingsFile
 from e2p.local.aws import LocalAws, emit_aws_event
 from e2p.local.demo_accounting import Accounting, ParkedQueue, member_dead_letter_queues, scan_dead_letters
 from e2p.local.demo_config import ACCESS_ROLE, LocalTarget, write_config
@@ -102,6 +103,8 @@ class DemoResult:
     # `e2p verify` after the deploy: account x region cells whose marked event reached the function.
     verify_arrived: int = 0
     verify_missing: int = 0
+    # `--mappings FILE`: "<file name>: <n> entries", deployed with the function ("" without one).
+    mappings: str = ""
 
     def summary(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -116,13 +119,17 @@ class Demo:
         *,
         teardown: bool = False,
         lambda_settings: Mapping[str, int] | None = None,
+        mappings: MappingsFile | None = None,
     ) -> None:
-        """`lambda_settings`: keys of the config's [central.lambda] section (e.g. max_receive_count)."""
+        """`lambda_settings`: keys of the config's [central.lambda] section (e.g. max_receive_count).
+        `mappings`: an organisation mappings file, deployed as `e2p deploy --mappings` does; the
+        member pattern then also forwards the custom sources it maps (admit_sources)."""
         self.root = project_root
         self.plan = _slow_beyond_read_timeout(faults) if faults else None
         self.say = progress
         self.teardown = teardown
         self.lambda_settings = dict(lambda_settings or {})
+        self.mappings = mappings
         self.token = secrets.token_hex(16)  # 32 characters, like a Panther API key
         # Kept after a run for the end-to-end tests to look into.
         self.org: DemoOrganization | None = None
@@ -134,6 +141,8 @@ class Demo:
     def run(self) -> DemoResult:
         started = time.monotonic()
         result = DemoResult(faults=self.plan.describe() if self.plan else "")
+        if self.mappings is not None:
+            result.mappings = f"{self.mappings.path.name}: {self.mappings.organisation_entries} entries"
         with (
             tempfile.TemporaryDirectory(prefix="e2p-demo-") as workdir,
             LocalAws() as local,
@@ -154,6 +163,7 @@ class Demo:
                 CENTRAL_REGION,
                 panther.url,
                 lambda_settings=self.lambda_settings,
+                event_pattern_file=self._member_pattern_file(Path(workdir)),
             )
             self._deploy(target, endpoint)
             central = role_session(base, endpoint, target.central_role_arn, CENTRAL_REGION)
@@ -218,13 +228,26 @@ class Demo:
 
         self.say("e2p deploy: central stack, lookup role, StackSet to OUs x regions, management stacks")
         ctx = load_context(target.global_options(endpoint))
-        results = Deployment(ctx).run(self.token)
+        results = Deployment(ctx, mappings=self.mappings).run(self.token)
         if results.failed:
             failures = "; ".join(
                 f"{item.step} {item.account} {item.region}: {item.detail}".replace("  ", " ")
                 for item in results.failed
             )
             raise RuntimeError(f"the local deployment failed: {failures}")
+
+    def _member_pattern_file(self, workdir: Path) -> Path | None:
+        """The default member pattern plus a branch for the mappings file's custom sources."""
+        if self.mappings is None or not self.mappings.custom_sources:
+            return None
+        from e2p.aws.cfn_template import load_template
+        from e2p.config.mappings_file import admit_sources
+
+        member = load_template((self.root / "member" / "template.yaml").read_text(), "member/template.yaml")
+        pattern = admit_sources(member["Parameters"]["EventPattern"]["Default"], self.mappings.custom_sources)
+        path = workdir / "member-pattern.json"
+        path.write_text(pattern)
+        return path
 
     def _function(self, central: boto3.Session, endpoint: str, function_name: str) -> LocalFunction:
         deployed = read_deployed_function(central, endpoint, function_name, CENTRAL_REGION)
