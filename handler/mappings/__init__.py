@@ -47,7 +47,7 @@ def parse_document(text: str | bytes, origin: str) -> Any:
     except ImportError as exc:  # the function: only JSON is stored for it
         raise MappingsError(f"{origin}: not JSON, and YAML cannot be read here (PyYAML absent)") from exc
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders only # nosec B506
     except yaml.YAMLError as exc:
         raise MappingsError(f"{origin}: not valid YAML: {str(exc)[:300]}") from exc
 

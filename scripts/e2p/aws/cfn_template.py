@@ -61,7 +61,7 @@ def load_template(text: str, name: str = "template") -> Mapping[str, Any]:
 @functools.lru_cache(maxsize=16)
 def _parse(text: str) -> Any:
     try:
-        return yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_TemplateLoader)  # noqa: S506 - a SafeLoader subclass # nosec B506
     except yaml.YAMLError as exc:
         # Returned, not raised, so that lru_cache keeps the answer for a bad template too.
         return exc
