@@ -26,6 +26,11 @@ API Reference):
   String) and the Lambda API require: `!Ref` of a Number parameter is a string in CloudFormation
   ("the parameter value becomes a string"), and a YAML number or boolean in the template becomes
   one too ("16", "true"). moto handed the function the int or bool as it parsed it.
+- `!Ref AWS::NoValue` as an element of a list (typically `!If [Cond, {statement}, !Ref AWS::NoValue]`
+  among a policy's statements) removes that element, as it removes a property ("AWS::NoValue
+  removes the corresponding resource property when specified as a return value in the Fn::If
+  intrinsic function"); moto left a null in the list, which IAM then refused as a malformed
+  policy document, so a false condition broke the stack.
 Checked and already right in moto, kept under test: Lambda EventSourceMapping ScalingConfig,
 MaximumBatchingWindowInSeconds and FunctionResponseTypes; LogGroup RetentionInDays; IAM Role
 inline Policies; KMS key rotation.
@@ -470,6 +475,16 @@ def _describe_list_parameters_as_given(stack_class: Any) -> None:
     stack_class.parameter_list = property(parameter_list)
 
 
+def _clean_json(original: Any, resource_json: Any, resources_map: Any) -> Any:
+    if isinstance(resource_json, list):
+        from moto.cloudformation import parsing
+
+        # AWS::NoValue (moto resolves it to None) drops the element, as CloudFormation does.
+        cleaned = (parsing.clean_json(item, resources_map) for item in resource_json)
+        return [item for item in cleaned if item is not None]
+    return original(resource_json, resources_map)
+
+
 def install() -> None:
     """Install the CloudFormation patches into this process (idempotent)."""
     from moto.awslambda.models import LambdaFunction
@@ -478,6 +493,7 @@ def install() -> None:
     from moto.kms.models import Key
 
     patching.replace(parsing, "resource_class_from_type", _resource_class_from_type)
+    patching.replace(parsing, "clean_json", _clean_json)
     patching.replace(parsing, "resource_name_property_from_type", _resource_name_property)
     patching.replace(models.Stack, "create_resources", _create_resources)
     patching.replace(models.Stack, "update", _stack_update)
