@@ -212,6 +212,7 @@ def test_only_trailing_dots_are_trimmed_from_the_title() -> None:
     raw = with_detail(sample("critical-attack-sequence.json"), title="Access from 198.51.100.7 to i.e. X..")
 
     assert only_alert(raw).summary == "Access from 198.51.100.7 to i.e. X"
+    assert only_alert(with_detail(raw, title="Seen from host X.")).summary == "Seen from host X"
 
 
 def test_without_an_arn_the_finding_id_is_the_identifier_and_external_id() -> None:

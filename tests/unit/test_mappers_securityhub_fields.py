@@ -145,8 +145,10 @@ def test_without_a_title_the_generator_id_then_a_default_is_the_summary() -> Non
 
 def test_only_trailing_dots_are_trimmed_from_the_title() -> None:
     alert = only(control(Title="S3.8 Buckets e.g. logs should block public access..", Resources=[]))
+    upper = only(control(Title="Devices should run TLS 1.2 on X.", Resources=[]))
 
     assert alert.summary == "S3.8 Buckets e.g. logs should block public access"
+    assert upper.summary == "Devices should run TLS 1.2 on X"
 
 
 def test_a_resource_named_in_the_title_is_not_repeated() -> None:

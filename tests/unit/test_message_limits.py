@@ -399,6 +399,96 @@ def test_the_protected_context_outlives_the_summary_and_identifier() -> None:
     assert all(event[name] == FOUR * FIELD_MAX for name in kept)
 
 
+def over_the_limit_by(fields: dict[str, str], excess: int, **parts: Any) -> dict[str, str]:
+    """`fields` plus protected extras (ASCII, at most 512 characters each) sized so that the
+    unfitted body is exactly `excess` bytes over the limit."""
+    shape = {"node": "n", "summary": "s", "severity": 2, "tag": "t", "identifier": None, **parts}
+
+    def size(extras: dict[str, str]) -> int:
+        message = PantherMessage(
+            shape["node"], shape["summary"], shape["severity"], shape["tag"], shape["identifier"], extras
+        )
+        return len(message.body())
+
+    target = BODY_LIMIT + excess
+    padded = dict(fields)
+    for name in (n for n in PROTECTED if n not in fields):
+        padded[name] = "e" * FIELD_MAX
+        over = size(padded) - target
+        if over >= 0:
+            padded[name] = "e" * (FIELD_MAX - over)
+            break
+    assert size(padded) == target
+    return padded
+
+
+def test_the_heaviest_short_extra_name_and_value_is_dropped_first() -> None:
+    # GIVEN short extras (not worth halving): one heavy by its name and value, one with a long name
+    # but a tiny value (and the last name in order), and light ones; about 130 bytes too many
+    heavy, long_name = "a" * 100, "z" * 90
+    fields = {f"m{i:02d}": FOUR * 16 for i in range(20)} | {heavy: FOUR * 16, long_name: "x"}
+    fields = over_the_limit_by(fields, 130)
+
+    event = sent_event(fitted_message("n", "s", 2, "t", identifier=None, fields=fields))
+
+    # THEN dropping the heaviest (name and value together) was enough: every other field is whole
+    assert heavy not in event
+    assert event[long_name] == "x"
+    assert all(event[f"m{i:02d}"] == FOUR * 16 for i in range(20))
+
+
+@pytest.mark.parametrize("part", ["summary", "identifier"])
+def test_a_summary_or_identifier_at_the_floor_is_not_cut_further(part: str) -> None:
+    # GIVEN a summary (or identifier) of exactly the floor, and only protected extras to give way
+    texts = {"summary": "s", "identifier": None, part: "w" * TEXT_FLOOR}
+    fields = {name: FOUR * FIELD_MAX for name in PROTECTED}
+
+    event = sent_event(
+        fitted_message("n", texts["summary"], 2, "t", identifier=texts["identifier"], fields=fields)
+    )
+
+    # THEN the protected extras gave way, not the text at its floor
+    assert event[part] == "w" * TEXT_FLOOR
+    assert [name for name in PROTECTED if name in event]
+
+
+@pytest.mark.parametrize("part", ["summary", "identifier"])
+def test_a_summary_or_identifier_is_halved(part: str) -> None:
+    # GIVEN a long summary (or identifier) and a body that one halving brings under the limit
+    texts = {"summary": "s", "identifier": None, part: FOUR * 400}
+    fields = over_the_limit_by({}, 100, **texts)
+
+    event = sent_event(
+        fitted_message("n", texts["summary"], 2, "t", identifier=texts["identifier"], fields=fields)
+    )
+
+    # THEN it is cut to half its length (README: "each halved"), the ellipsis included
+    assert event[part] == FOUR * 199 + ELLIPSIS
+
+
+def test_an_extra_value_is_halved() -> None:
+    fields = over_the_limit_by({"note": FOUR * 400}, 100)
+
+    event = sent_event(fitted_message("n", "s", 2, "t", identifier=None, fields=fields))
+
+    assert event["note"] == FOUR * 199 + ELLIPSIS
+
+
+def test_past_every_floor_the_node_then_the_tag_give_way() -> None:
+    # Never reached within the limits (a node, tag, summary and identifier at their floors fit in
+    # 4,096 bytes): this is what guarantees that the fitting loop always ends.
+    from handler.message import _shrink_once
+
+    at_floor = PantherMessage("n" * TEXT_FLOOR, "s" * TEXT_FLOOR, 2, "t" * 100, "i" * TEXT_FLOOR, {})
+    long_node = PantherMessage("n" * 65, "s", 2, "t" * 100, None, {})
+
+    assert _shrink_once(at_floor) == PantherMessage(
+        "n" * TEXT_FLOOR, "s" * TEXT_FLOOR, 2, "t" * 49 + ELLIPSIS, "i" * TEXT_FLOOR, {}
+    )
+    assert _shrink_once(long_node).node == "n" * 31 + ELLIPSIS
+    assert _shrink_once(long_node).tag == "t" * 100
+
+
 def test_the_largest_extra_by_bytes_is_shortened_first() -> None:
     # GIVEN two extras of equal length in characters, one of 4-byte characters
     fields = {"ascii": "a" * 500, "wide": FOUR * 500, "middle": THREE * 500, "account_id": "1"}

@@ -33,6 +33,7 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "PantherUrl": None,
     "AllowInsecureHttp": "false",
     "TokenReaderRoleArn": "",
+    "OperatorRoleArns": "",
     "CodeBucket": None,
     "CodeKey": None,
     "CodeObjectVersion": None,
@@ -326,7 +327,8 @@ def test_only_the_bus_rule_may_send_to_its_queues(template: dict[str, Any], queu
         if p["Properties"]["Queues"] == [{"Ref": queue}]
     ]
     assert len(policies) == 1
-    (statement,) = policies[0]["PolicyDocument"]["Statement"]
+    # The one Allow (the explicit Deny beside it is tests/unit/test_templates_security.py's).
+    (statement,) = [s for s in policies[0]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"

@@ -27,7 +27,16 @@ PSEUDO = {
     "AWS::Partition": "aws",
     "AWS::StackName": "central",
 }
-ATTRIBUTES = {("FunctionRole", "Arn"): FUNCTION_ROLE}
+RULE = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/events2panther/central-ToBufferRule-X"
+OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"
+ATTRIBUTES = {
+    ("FunctionRole", "Arn"): FUNCTION_ROLE,
+    ("ToBufferRule", "Arn"): RULE,
+    **{
+        (queue, "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+        for queue in ("BufferQueue", "RuleDeadLetterQueue", "BufferDeadLetterQueue")
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +55,10 @@ def resolve(node: Any, template: dict[str, Any], params: dict[str, str]) -> Any:
         name = node["Ref"]
         if name in PSEUDO:
             return PSEUDO[name]
-        return params.get(name, str(template["Parameters"].get(name, {}).get("Default", "")))
+        value = params.get(name, str(template["Parameters"].get(name, {}).get("Default", "")))
+        if template["Parameters"].get(name, {}).get("Type") == "CommaDelimitedList":
+            return value.split(",")
+        return value
     if "Fn::GetAtt" in node:
         return ATTRIBUTES[tuple(node["Fn::GetAtt"])]
     if "Fn::Sub" in node:
@@ -57,6 +69,13 @@ def resolve(node: Any, template: dict[str, Any], params: dict[str, str]) -> Any:
         name, when_true, when_false = node["Fn::If"]
         chosen = when_true if resolve(template["Conditions"][name], template, params) else when_false
         return resolve(chosen, template, params)
+    if "Fn::Join" in node:
+        separator, items = node["Fn::Join"]
+        resolved = resolve(items, template, params)
+        return separator.join(x for item in resolved for x in (item if isinstance(item, list) else [item]))
+    if "Fn::Split" in node:
+        separator, text = node["Fn::Split"]
+        return str(resolve(text, template, params)).split(separator)
     if "Fn::Not" in node:
         return not resolve(node["Fn::Not"][0], template, params)
     if "Fn::Equals" in node:
@@ -157,3 +176,50 @@ def test_the_archive_uses_the_stacks_key_for_a_bounded_time(template: dict[str, 
     assert context["kms:EncryptionContext:aws:events:event-bus:arn"] == (
         f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/events2panther"
     )
+
+
+QUEUE_POLICIES = {
+    "BufferQueuePolicy": "BufferQueue",
+    "RuleDeadLetterQueuePolicy": "RuleDeadLetterQueue",
+    "BufferDeadLetterQueuePolicy": "BufferDeadLetterQueue",
+}
+
+
+def send(
+    document: dict[str, Any], queue: str, *, principal: str | None = None, source_arn: str = ""
+) -> Decision:
+    context: dict[str, str] = {}
+    if principal:
+        context["aws:principalarn"] = principal
+    if source_arn:
+        context["aws:sourcearn"] = source_arn
+    request = Request(
+        action="sqs:SendMessage",
+        resource=f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        principal_account=ACCOUNT if principal else None,
+        principal_arn=principal,
+        service=None if principal else "events.amazonaws.com",
+        context=context,
+    )
+    return evaluate([document], request, check_principal=True)
+
+
+@pytest.mark.parametrize("policy_id", sorted(QUEUE_POLICIES))
+def test_only_the_rule_the_function_and_the_operators_send_to_the_queues(
+    template: dict[str, Any], policy_id: str
+) -> None:
+    queue = QUEUE_POLICIES[policy_id]
+    params = {"OperatorRoleArns": f"{OPERATOR},arn:aws:iam::{ACCOUNT}:role/*/OrganizationAccountAccessRole"}
+    document = resolve(props(template, policy_id)["PolicyDocument"], template, params)
+    # A principal of the central account whose identity policy allows sqs:* is refused explicitly.
+    assert send(document, queue, principal=POWER_USER) is Decision.EXPLICIT_DENY
+    # The function and the operator are not denied (their identity policies grant the send).
+    assert send(document, queue, principal=FUNCTION_ROLE) is not Decision.EXPLICIT_DENY
+    assert send(document, queue, principal=OPERATOR) is not Decision.EXPLICIT_DENY
+    # EventBridge for the bus rule is not denied either; for another rule it is.
+    assert send(document, queue, source_arn=RULE) is not Decision.EXPLICIT_DENY
+    assert send(document, queue, source_arn=RULE.replace("ToBufferRule", "Other")) is Decision.EXPLICIT_DENY
+    # Without operators named, the operator is refused too.
+    alone = resolve(props(template, policy_id)["PolicyDocument"], template, {})
+    assert send(alone, queue, principal=OPERATOR) is Decision.EXPLICIT_DENY
+    assert send(alone, queue, principal=FUNCTION_ROLE) is not Decision.EXPLICIT_DENY

@@ -13,6 +13,7 @@ def central_parameters(
     code_key: str,
     *,
     code_version: str = "",
+    operator_arns: tuple[str, ...] = (),
     mappings_key: str = "",
 ) -> dict[str, str]:
     """`mappings_key`: the organisation's mappings object in the code bucket; "" deploys the
@@ -27,6 +28,7 @@ def central_parameters(
         "CodeBucket": code_bucket,
         "CodeKey": code_key,
         "CodeObjectVersion": code_version,
+        "OperatorRoleArns": ",".join(operator_arns),
         "MappingsKey": mappings_key,
         "AccountTagKeys": ",".join(central.account_tag_keys),
         "AllowedOrgPaths": ",".join(central.allowed_org_paths),

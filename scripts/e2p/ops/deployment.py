@@ -82,6 +82,7 @@ class Deployment:
         self._mappings_key = ""
         # The locked Lambda dependencies from this directory, offline (`--wheelhouse`), not the index.
         self._wheelhouse = wheelhouse
+        self._deployer_arn = ""
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -190,6 +191,7 @@ class Deployment:
         s3 = self.ctx.sessions.client(session, "s3", central.region)
         # The bucket policy keeps object writes for the principal deploying now.
         writer = str(self.ctx.sessions.client(session, "sts", central.region).get_caller_identity()["Arn"])
+        self._deployer_arn = writer
         bucket = central.code_bucket or code_bucket.default_bucket_name(central.account_id, central.region)
         prepared = code_bucket.ensure_bucket(s3, bucket, central.region, central.account_id, writer)
         stored = code_bucket.upload(s3, bucket, package.s3_key, package.path, central.account_id)
@@ -239,6 +241,8 @@ class Deployment:
         settings = self.ctx.settings
         central = settings.central
         body = self._template(self.ctx.project.central_template)
+        # The deploying principal may send to the queues (`e2p replay`); nobody else but the function.
+        operators = tuple(code_bucket.writer_patterns(self._deployer_arn)) if self._deployer_arn else ()
         values = central_parameters(
             settings,
             org.organization_id,
@@ -246,6 +250,7 @@ class Deployment:
             code.bucket,
             code.key,
             code_version=code.version_id,
+            operator_arns=operators,
             mappings_key=self._mappings_key,
         )
         # An empty optional list the template does not declare is harmless; a value the operator set
