@@ -6,7 +6,8 @@ Which account x region pairs should forward:
   (else `uncovered`) and, with the instance, a heartbeat no older than K intervals (else `silent`);
 - the management account x its regions (its ordinary member stacks): heartbeats only, `e2p status`
   shows those stacks.
-A region enabled in an expected account but outside its configured regions is `region_not_forwarded`;
+An opt-in region enabled in an expected account but outside its configured regions is
+`region_not_forwarded`;
 a watched dead-letter queue holding messages is `dead_letters`.
 
 A pair never heard yet is silent only K intervals after the watchdog first expected it, so a new

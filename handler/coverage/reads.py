@@ -5,9 +5,12 @@ account's Organizations, CloudFormation StackSets and Account Management APIs).
   (ListAccountsForParent, ListOrganizationalUnitsForParent), nested OUs included, as StackSets
   deploys to them.
 - Stack instances: ListStackInstances of the member StackSet (from the management account).
-- Enabled regions: Account Management ListRegions with AccountId, which AWS allows from the
+- Opted-in regions: Account Management ListRegions with AccountId, which AWS allows from the
   management account (or a delegated administrator) of an organisation with all features and
   trusted access for Account Management; the management account reads its own without AccountId.
+  Only regions an account opted in to (status ENABLED) count: the regions enabled by default
+  (ENABLED_BY_DEFAULT) are in every account, and leaving some of them out of the configuration is
+  the operator's choice, not news (`e2p status` lists them).
 - Dead-letter queues: GetQueueAttributes ApproximateNumberOfMessages.
 """
 
@@ -24,7 +27,8 @@ from handler.coverage.evaluate import Account, Instance
 
 logger = logging.getLogger(__name__)
 
-ENABLED_STATUSES: Final = ("ENABLED", "ENABLED_BY_DEFAULT")
+# An opt-in region the account enabled. ENABLING (in progress) is reported once it is ENABLED.
+OPTED_IN_STATUSES: Final = ("ENABLED",)
 OK_DETAILED_STATUSES: Final = frozenset({"", "SUCCEEDED"})
 
 
@@ -81,8 +85,8 @@ def stack_instances(client: Any, stackset_name: str) -> list[Instance]:
 def enabled_regions(
     client: Any, account_ids: Iterable[str], management_id: str
 ) -> dict[str, frozenset[str] | None]:
-    """account -> enabled regions; None for an account whose regions could not be read (logged):
-    no alert is concluded from what was not seen."""
+    """account -> the opt-in regions enabled in it; None for an account whose regions could not be
+    read (logged): no alert is concluded from what was not seen."""
     result: dict[str, frozenset[str] | None] = {}
     for account_id in account_ids:
         # The management account cannot name itself in AccountId: it reads its own regions.
@@ -90,7 +94,7 @@ def enabled_regions(
         try:
             regions: set[str] = set()
             for page in client.get_paginator("list_regions").paginate(
-                RegionOptStatusContains=list(ENABLED_STATUSES), **scope
+                RegionOptStatusContains=list(OPTED_IN_STATUSES), **scope
             ):
                 regions.update(str(r["RegionName"]) for r in page.get("Regions", []))
             result[account_id] = frozenset(regions)

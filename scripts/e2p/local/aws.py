@@ -31,6 +31,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from e2p.local.fidelity import account as account_regions
 from e2p.local.fidelity import install_cloudformation, install_core, switch
 from e2p.local.fidelity.events import emit_aws_event
 from e2p.local.fidelity.record import FIDELITY_LOG, FidelityLog
@@ -102,6 +103,7 @@ class LocalAws:
 
         moto_api_backend.reset()
         FIDELITY_LOG.clear()
+        account_regions.reset()
 
     def stop(self) -> None:
         if self._started:

@@ -31,6 +31,7 @@ from e2p.config.mappings_file import MappingsFile
 from e2p.local.aws import LocalAws, emit_aws_event
 from e2p.local.demo_accounting import Accounting, ParkedQueue, member_dead_letter_queues, scan_dead_letters
 from e2p.local.demo_config import ACCESS_ROLE, LocalTarget, write_config
+from e2p.local.demo_coverage import CoverageOutcome
 from e2p.local.demo_directory import DemoDirectory, set_demo_aliases
 from e2p.local.demo_events import Emission, emit_all, load_samples, plan_emissions
 from e2p.local.demo_org import (
@@ -96,6 +97,12 @@ class DemoResult:
     per_severity: dict[str, int] = field(default_factory=dict)
     top_alerts: list[dict[str, Any]] = field(default_factory=list)
     fault_counts: dict[str, int] = field(default_factory=dict)
+    # Coverage (demo_coverage.py): heartbeats recorded, the broken pair's alert and clear seen in
+    # Panther, and the account x regions reported as enabled but not forwarded.
+    heartbeats: int = 0
+    silent_detected: int = 0
+    silent_cleared: int = 0
+    uncovered_regions: list[str] = field(default_factory=list)
     # Accounts whose IAM alias the directory refresh read from the account itself (no accounts file),
     # and the refreshes the forwarder asked for asynchronously (accounts it did not know).
     aliases_resolved: int = 0
@@ -135,6 +142,7 @@ class Demo:
         self.org: DemoOrganization | None = None
         self.sent: dict[str, Emission] = {}
         self.received: list[dict[str, Any]] = []
+        self.coverage: CoverageOutcome | None = None
         self.aliases: dict[str, str] = {}  # account id -> the IAM alias the demo set in it
         self.verify: VerifyReport | None = None
 
@@ -186,6 +194,7 @@ class Demo:
             result.refused_outsider = self._outsider(base, endpoint, outputs["EventBusArn"])
             panther.start_delivery_clock()
             self._deliver(function, target, endpoint, result, panther.url)
+            self._coverage(base, org, endpoint, central, outputs, function, panther, result)
             directory.run_requested()  # what the forwarder asked for (the outsider it did not know)
             result.aliases_resolved = directory.aliases_resolved()
             result.directory_refreshes_requested = directory.requested
@@ -349,6 +358,38 @@ class Demo:
         for cell in self.verify.cells:
             if cell.status != "arrived":
                 self.say(f"  verify: {cell.account} {cell.region} missing: {cell.reason}")
+
+    def _coverage(  # noqa: PLR0917 - the run's pieces, passed along
+        self,
+        base: boto3.Session,
+        org: DemoOrganization,
+        endpoint: str,
+        central: boto3.Session,
+        outputs: Mapping[str, str],
+        function: LocalFunction,
+        panther: LocalPanther,
+        result: DemoResult,
+    ) -> None:
+        from e2p.local.demo_coverage import CoveragePhase
+
+        accounts = {a.name: a.account_id for a in org.accounts}
+        phase = CoveragePhase(
+            management=base,
+            member_session=lambda account: _account_session(base, endpoint, account),
+            central=central,
+            endpoint=endpoint,
+            region=CENTRAL_REGION,
+            outputs=outputs,
+            function=function,
+            panther_events=panther.events,
+            accounts=accounts,
+            say=self.say,
+        )
+        self.coverage = phase.run()
+        result.heartbeats = self.coverage.heartbeats
+        result.silent_detected = self.coverage.silent_detected
+        result.silent_cleared = self.coverage.silent_cleared
+        result.uncovered_regions = self.coverage.uncovered_regions
 
     def _account(
         self,

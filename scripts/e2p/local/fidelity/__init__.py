@@ -17,9 +17,10 @@ _lock = threading.Lock()
 def install_core() -> None:
     """Install the EventBridge, SQS, Lambda, DynamoDB, S3 and Secrets Manager patches (idempotent,
     thread-safe)."""
-    from e2p.local.fidelity import awslambda, dynamodb, events, lambda_async, s3, secretsmanager, sqs
+    from e2p.local.fidelity import account, awslambda, dynamodb, events, lambda_async, s3, secretsmanager, sqs
 
     with _lock:
+        account.install()
         dynamodb.install()
         events.install()
         awslambda.install()

@@ -545,9 +545,19 @@ def _put_targets(
     from moto.events.exceptions import ValidationException
 
     for target in targets:
-        if ":lambda:" in str(target.get("Arn", "")):
+        # A schedule rule's function target is run by e2p.local.schedules (the scheduled function,
+        # in-process); only event-pattern rules would need the Lambda delivery moto lacks.
+        if ":lambda:" in str(target.get("Arn", "")) and not _is_schedule_rule(backend, name, event_bus_arn):
             raise ValidationException(LAMBDA_TARGETS_UNSUPPORTED)
     original(backend, name, event_bus_arn, targets)
+
+
+def _is_schedule_rule(backend: Any, name: str, event_bus_arn: str | None) -> bool:
+    # Schedule rules exist on the default bus only.
+    on_default = not event_bus_arn or event_bus_arn.endswith("default")
+    bus = backend.event_buses.get("default") if on_default else None
+    rule = bus.rules.get(name) if bus is not None else None
+    return bool(rule is not None and getattr(rule, "scheduled_expression", None))
 
 
 def _put_permission(  # noqa: PLR0917 - the signature of the moto function it replaces

@@ -1,0 +1,153 @@
+"""The demo's coverage phase: heartbeats from every account x region, a broken region detected and
+cleared in Panther, and a region enabled outside the configuration reported.
+
+Time is compressed by the schedule driver (e2p.local.schedules): one `advance` is one heartbeat
+interval of the deployed member stacks, in well under a second. Each watchdog run (the central
+stack's schedule rule) first lets the forwarder drain what arrived, as the real buffer queue would
+have by then, then runs the scheduled function in-process (scheduled_host.py); the watchdog's alert
+events then take the forwarder's path to the local Panther.
+
+1. Trusted access for AWS Account Management is enabled in the organisation (an operator's
+   prerequisite for the watchdog's ListRegions), then one interval passes: every pair beats.
+2. The forwarding rule of one member account x region is disabled (what an operator or a broken
+   rollout could do): four intervals later (more than K = 3) the watchdog raises "no events from
+   ... for 45 min: forwarding is broken" (MAJOR).
+3. The rule is enabled again and an opt-in region is enabled in another account: at the next
+   interval the heartbeat is back and the watchdog sends the clear, and it reports the region as
+   enabled but not forwarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import boto3
+
+from e2p.local.function_host import LocalFunction
+from e2p.local.scheduled_host import ScheduledFunctionHost
+from e2p.local.schedules import ScheduleDriver
+
+BROKEN_ACCOUNT: Final = "payments-prod"
+BROKEN_REGION: Final = "ap-southeast-2"
+NEW_REGION_ACCOUNT: Final = "data-dev"
+NEW_REGION: Final = "ap-east-1"
+HEALTHY_INTERVALS: Final = 1
+# Intervals the broken pair stays silent: the watchdog alerts after more than K (3) of them.
+SILENT_INTERVALS: Final = 4
+DRAIN_SECONDS: Final = 60.0
+
+
+@dataclass(slots=True)
+class CoverageOutcome:
+    heartbeats: int = 0
+    silent_detected: int = 0
+    silent_cleared: int = 0
+    uncovered_regions: list[str] = field(default_factory=list)
+    watchdog_runs: int = 0
+    heartbeat_failures: dict[str, int] = field(default_factory=dict)
+    coverage_alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _coverage_events(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in received if e.get("tag") == "Coverage"]
+
+
+class CoveragePhase:
+    def __init__(
+        self,
+        *,
+        management: boto3.Session,
+        member_session: Callable[[str], boto3.Session],
+        central: boto3.Session,
+        endpoint: str,
+        region: str,
+        outputs: Mapping[str, str],
+        function: LocalFunction,
+        panther_events: Callable[[], list[dict[str, Any]]],
+        accounts: Mapping[str, str],  # name -> account id
+        heartbeat_minutes: int = 15,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self._management = management
+        self._member_session = member_session
+        self._endpoint = endpoint
+        self._function = function
+        self._panther_events = panther_events
+        self._accounts = accounts
+        self._minutes = heartbeat_minutes
+        self._say = say
+        self.host = ScheduledFunctionHost.from_deployment(
+            central, endpoint, outputs["ScheduledFunctionName"], region
+        )
+        self.driver = ScheduleDriver()
+        self.driver.attach_function(f":function:{outputs['ScheduledFunctionName']}", self._watchdog_run)
+
+    def _drain(self) -> None:
+        self._function.event_source().drain(DRAIN_SECONDS)
+
+    def _watchdog_run(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        self._drain()  # the heartbeats of this instant are recorded before the watchdog looks
+        return self.host.invoke(event)
+
+    def _advance(self, intervals: int) -> None:
+        # The watchdog's alerts of one interval are drained with the next interval's heartbeats.
+        for _ in range(intervals):
+            self.driver.advance(self._minutes)
+
+    def _forwarding_rule(self, account_id: str, region: str) -> tuple[Any, str]:
+        events = self._member_session(account_id).client(
+            "events", endpoint_url=self._endpoint, region_name=region
+        )
+        rules = events.list_rules(EventBusName="default")["Rules"]
+        (rule,) = [r for r in rules if "EventPattern" in r]
+        return events, str(rule["Name"])
+
+    def run(self) -> CoverageOutcome:
+        outcome = CoverageOutcome()
+        organizations = self._management.client("organizations", endpoint_url=self._endpoint)
+        organizations.enable_aws_service_access(ServicePrincipal="account.amazonaws.com")
+        self._advance(HEALTHY_INTERVALS)
+        before = len(_coverage_events(self._panther_events()))
+        self._say(
+            f"coverage: {self.driver.total.heartbeats} heartbeats in {HEALTHY_INTERVALS} intervals, "
+            f"{before} coverage alerts"
+        )
+
+        broken = self._accounts[BROKEN_ACCOUNT]
+        events, rule = self._forwarding_rule(broken, BROKEN_REGION)
+        events.disable_rule(Name=rule, EventBusName="default")
+        self._say(f"coverage: forwarding rule of {BROKEN_ACCOUNT}/{BROKEN_REGION} disabled")
+        self._advance(SILENT_INTERVALS)
+        events.enable_rule(Name=rule, EventBusName="default")
+        account = self._management.client("account", endpoint_url=self._endpoint)
+        account.enable_region(AccountId=self._accounts[NEW_REGION_ACCOUNT], RegionName=NEW_REGION)
+        self._say(
+            f"coverage: forwarding rule of {BROKEN_ACCOUNT}/{BROKEN_REGION} enabled again; "
+            f"region {NEW_REGION} enabled in {NEW_REGION_ACCOUNT}"
+        )
+        self._advance(1)
+        self._drain()  # the last watchdog run's alerts reach Panther
+
+        alerts = _coverage_events(self._panther_events())
+        silent = [e for e in alerts if e.get("coverage_kind") == "silent"]
+        outcome.silent_detected = sum(1 for e in silent if e.get("coverage_state") == "ALARM")
+        outcome.silent_cleared = sum(1 for e in silent if e.get("coverage_state") == "OK")
+        # The node, as the operator reads it in Panther: <account name>/<region>.
+        outcome.uncovered_regions = sorted(
+            {
+                str(e.get("node"))
+                for e in alerts
+                if e.get("coverage_kind") == "region_not_forwarded" and e.get("coverage_state") == "ALARM"
+            }
+        )
+        outcome.heartbeats = self.driver.total.heartbeats
+        outcome.heartbeat_failures = dict(self.driver.total.failed)
+        outcome.watchdog_runs = len(self.host.invocations)
+        outcome.coverage_alerts = alerts
+        self._say(
+            f"coverage: silent detected {outcome.silent_detected}, cleared {outcome.silent_cleared}; "
+            f"enabled but not forwarded: {', '.join(outcome.uncovered_regions) or 'none'}"
+        )
+        return outcome
