@@ -34,11 +34,14 @@ def function_loggers() -> list[logging.Logger]:
 
 
 def service_formatter() -> logging.Formatter:
-    """The formatter the function's own output uses (powertools JSON), else a plain one."""
+    """The formatter the function's own output uses: its Logger's when it is built, else the same
+    powertools JSON formatter (one JSON object per line, extra keys included)."""
     for handler in logging.getLogger(SERVICE_LOGGER).handlers:
         if handler.formatter is not None:
             return handler.formatter
-    return logging.Formatter("%(levelname)s %(name)s %(message)s")
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    return LambdaPowertoolsFormatter(service=SERVICE_LOGGER)
 
 
 class LogGroupShipper(logging.Handler):

@@ -36,11 +36,12 @@ def install_cloudformation() -> None:
     StackSets only exist once CloudFormation has been used, so their Organizations hooks
     (auto-deployment on account creation and moves) can wait until then too.
     """
-    from e2p.local.fidelity import cloudformation, stacksets
+    from e2p.local.fidelity import cloudformation, iam, stacksets
 
     with _lock:
         cloudformation.install()
         stacksets.install()
+        iam.install()
 
 
 def install_all() -> None:

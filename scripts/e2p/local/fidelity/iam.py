@@ -1,0 +1,47 @@
+"""IAM enforcement (moto's `INITIAL_NO_AUTH_ACTION_COUNT`), made to evaluate what AWS evaluates.
+
+The operator policy test (tests/functional/test_runbook.py) turns moto's IAM enforcement on.
+(Service Authorization Reference, AWS CloudFormation: resource types `stack` and `stackset`) AWS
+authorizes a CloudFormation call against the ARN of the stack or stack set it names, so a policy can
+grant `arn:aws:cloudformation:*:*:stack/events2panther-*/*`. moto authorizes every CloudFormation
+call against resource "*", which such a statement never matches, and would refuse what AWS allows.
+Here the resource is the named stack's or stack set's ARN (calls that name none keep "*").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from e2p.local.fidelity import patching
+
+
+def cloudformation_resource(region: str, account: str, params: dict[str, Any]) -> str:
+    """The ARN AWS authorizes a CloudFormation call against (the Service Authorization Reference
+    forms), or "*" for calls that name no stack or stack set."""
+    stack_set = params.get("StackSetName")
+    if stack_set:
+        name = str(stack_set).split(":")[0]  # a stack set id is NAME:UUID
+        return f"arn:aws:cloudformation:{region}:{account}:stackset/{name}:*"
+    stack = params.get("StackName")
+    if stack:
+        text = str(stack)
+        if text.startswith("arn:"):
+            return text
+        return f"arn:aws:cloudformation:{region}:{account}:stack/{text}/*"
+    return "*"
+
+
+def _determine_resource(response: Any) -> Any:
+    def determine() -> str:
+        params = {key: response._get_param(key) for key in ("StackSetName", "StackName")}
+        return cloudformation_resource(response.region, response.current_account, params)
+
+    return determine
+
+
+def install() -> None:
+    """CloudFormation calls authorized against their stack or stack set (with the CloudFormation
+    patches: importing moto's CloudFormation costs seconds)."""
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    patching.add_property(CloudFormationResponse, "_determine_resource", _determine_resource)
