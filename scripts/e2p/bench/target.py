@@ -55,6 +55,9 @@ class Target:
         return ssl.create_default_context(cafile=self.ca_bundle)
 
 
+CHILD_HIDDEN_VARIABLES: Final = frozenset({"E2P_BENCH_TOKEN"})
+
+
 def import_path_env() -> dict[str, str]:
     """The environment for child interpreters, with the folders `e2p` and `handler` are imported from
     first on PYTHONPATH (the parent may have found them through its own sys.path)."""
@@ -63,7 +66,8 @@ def import_path_env() -> dict[str, str]:
 
     folders = [str(Path(next(iter(module.__path__))).parent) for module in (e2p, handler)]
     current = os.environ.get("PYTHONPATH", "")
-    env = dict(os.environ)
+    # Children get the token, when they need one, on stdin: never through the environment.
+    env = {name: value for name, value in os.environ.items() if name not in CHILD_HIDDEN_VARIABLES}
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([*folders, *filter(None, current.split(os.pathsep))]))
     return env
 

@@ -21,7 +21,10 @@ from e2p.console.options import UsageFailure
 if TYPE_CHECKING:
     from e2p.bench.instances import InstancesOptions
 
+# No longer read (a token in the environment reaches every child process and crash report): its
+# presence is refused with the way to give the token instead.
 TOKEN_VARIABLE: Final = "E2P_BENCH_TOKEN"  # noqa: S105 -- the name of a variable, not a token
+LOCAL_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_REPEAT: Final = 20
 MAX_EVENTS: Final = 1_000_000
 # The central template's BatchSize default (a test keeps them equal); not imported from the bench
@@ -44,29 +47,28 @@ def _remote_token(token_file: Path | None, token_stdin: bool) -> str:
     from e2p.aws.token_secret import read_token
     from e2p.exceptions import SettingsError
 
+    if os.environ.get(TOKEN_VARIABLE, "").strip():
+        raise click.UsageError(
+            f"${TOKEN_VARIABLE} is no longer read (the environment reaches every child process): "
+            "unset it and give the token with --token-file or --token-stdin"
+        )
     try:
         token = read_token(token_file, token_stdin)
-        if token is None and os.environ.get(TOKEN_VARIABLE, "").strip():
-            token = read_token(None, False) or _checked_env_token()
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from exc
     if token is None:
         raise click.UsageError(
-            f"--url needs the Panther token: --token-file, --token-stdin or ${TOKEN_VARIABLE} "
-            "(never an argument, so that it stays out of the shell history and the process list)"
+            "--url needs the Panther token: --token-file or --token-stdin "
+            "(never an argument nor a variable, so that it stays out of the shell history, the process "
+            "list and child processes)"
         )
     return token
 
 
-def _checked_env_token() -> str:
-    from e2p.exceptions import SettingsError
-    from handler.exceptions import TokenUnavailableError
-    from handler.token import usable_token
+def _is_local(url: str) -> bool:
+    from urllib.parse import urlsplit
 
-    try:
-        return usable_token(os.environ[TOKEN_VARIABLE], f"${TOKEN_VARIABLE}")
-    except TokenUnavailableError as exc:
-        raise SettingsError("token", str(exc)) from exc
+    return (urlsplit(url).hostname or "") in LOCAL_HOSTS
 
 
 @click.command("bench")
@@ -74,7 +76,12 @@ def _checked_env_token() -> str:
 @click.option(
     "--token-file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help=f"With --url: read the Panther token from this file (or use --token-stdin, ${TOKEN_VARIABLE}).",
+    help="With --url: read the Panther token from this file (or use --token-stdin).",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="With a --url that is not on this machine: yes, post the bench's sample findings to that console.",
 )
 @click.option("--token-stdin", is_flag=True, help="With --url: read the Panther token from stdin.")
 @click.option(
@@ -161,6 +168,7 @@ def bench_command(  # noqa: PLR0912 - a branch per mode (--scale, --instances, d
     url: str | None,
     token_file: Path | None,
     token_stdin: bool,
+    allow_remote: bool,
     ca_bundle: str | None,
     events: int,
     latency_ms: float,
@@ -214,6 +222,11 @@ def bench_command(  # noqa: PLR0912 - a branch per mode (--scale, --instances, d
         except ConfigurationError as exc:
             raise click.UsageError(f"--url: {exc}") from exc
         token = _remote_token(token_file, token_stdin)
+        if not _is_local(url) and not allow_remote:
+            raise click.UsageError(
+                f"--url {url} is not on this machine: the bench posts thousands of sample findings there; "
+                "add --allow-remote if that console is meant for it"
+            )
     if capacity is not None and instances is None:
         raise click.UsageError("--capacity goes with --instances")
     if url is not None and instances is None:
