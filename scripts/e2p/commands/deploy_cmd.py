@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from e2p.aws.token_secret import read_token, readable_by_others
+from e2p.commands.preflight_cmd import print_report
 from e2p.config.mappings_file import MappingsFile, read_mappings_file
 from e2p.console import exit_codes
 from e2p.console.options import (
@@ -20,6 +21,7 @@ from e2p.console.options import (
     usage_errors,
 )
 from e2p.ops.deployment import Deployment
+from e2p.ops.preflight import Preflight, Status
 from handler.mappings import MappingsError
 
 
@@ -50,6 +52,26 @@ def _mappings(path: Path | None) -> MappingsFile | None:
         raise UsageFailure(f"--mappings: {exc}") from exc
 
 
+# Checks the deploy itself settles: trusted access is activated with consent (--activate-trusted-access
+# or the prompt) or refused with the command to run, so its preflight FAIL must not stop the deploy.
+SETTLED_BY_DEPLOY = frozenset({"trusted access"})
+
+
+def _preflight(ctx: CommandContext) -> None:
+    report = Preflight(ctx).run()
+    blocking = [c for c in report.checks if c.status is Status.FAIL and c.name not in SETTLED_BY_DEPLOY]
+    for check in report.checks:
+        if check.status is Status.WARN or (check.status is Status.FAIL and check not in blocking):
+            ctx.output.warn(f"preflight {check.name}: {check.detail}")
+    if blocking:
+        print_report(ctx.output, report, "e2p deploy: preflight")
+        ctx.output.error(
+            "preflight failed: nothing was deployed (fix the FAIL rows, or use --skip-preflight)"
+        )
+        sys.exit(exit_codes.FAILED)
+    ctx.output.progress(f"preflight: {len(report.checks)} checks, none blocking")
+
+
 @click.command("deploy")
 @click.option(
     "--token-file",
@@ -71,6 +93,9 @@ def _mappings(path: Path | None) -> MappingsFile | None:
     help="The organisation's mappings file (YAML/JSON), stored for the forwarder; without it the "
     "forwarder uses the built-in mappings only. Test it first with `e2p map --mappings FILE`.",
 )
+@click.option(
+    "--skip-preflight", is_flag=True, help="Do not run `e2p preflight` first (its checks are read-only)."
+)
 @global_options()
 @usage_errors
 def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
@@ -80,13 +105,18 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
     yes: bool,
     wheelhouse: Path | None,
     mappings_path: Path | None,
+    skip_preflight: bool,
 ) -> None:
     """Deploy or update everything; a second run with the same inputs changes nothing.
 
     The token is never a command-line argument: use --token-file, --token-stdin, or answer the hidden
     prompt (interactive terminals only). Without any of them the secret keeps its current value.
 
-    Exit codes: 0 every step succeeded, 1 a step failed (see the table), 2 usage, config or credentials.
+    `e2p preflight` runs first: a failed check stops the deploy before anything changes (trusted
+    access excepted: see --activate-trusted-access); --skip-preflight skips it.
+
+    Exit codes: 0 every step succeeded, 1 a step or a preflight check failed (see the table), 2 usage,
+    config or credentials.
     """
     if token_stdin and not yes:
         raise UsageFailure(
@@ -94,6 +124,8 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
         )
     mappings = _mappings(mappings_path)
     ctx = load_context(options)
+    if not skip_preflight:
+        _preflight(ctx)
     interactive = sys.stdin.isatty() and not yes
     token = read_token(token_file, token_stdin, prompt=interactive)
     if token_file is not None and readable_by_others(token_file):
