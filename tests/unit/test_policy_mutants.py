@@ -93,6 +93,34 @@ def test_every_transient_answer_carries_its_retry_after(status: int, body: bytes
     assert verdict.retry_after_s == 5.0
 
 
+def test_a_retry_after_date_on_auth_service_failed_is_read_against_now() -> None:
+    verdict = classify_response(
+        401,
+        {"Retry-After": "Sat, 01 Mar 2025 12:00:30 GMT"},
+        b'{"error": {"message": "Auth service failed"}}',
+        NOW,
+    )
+
+    assert (verdict.action, verdict.retry_after_s) == (Action.RETRY, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("status", "action", "reason"),
+    [
+        (299, Action.DELIVERED, "HTTP 299"),
+        # 3xx is not followed (the token would go wherever the redirect points): from 300 on.
+        (300, Action.PERMANENT, "HTTP 300 (redirect not followed: configure the final URL)"),
+        (301, Action.PERMANENT, "HTTP 301 (redirect not followed: configure the final URL)"),
+        (399, Action.PERMANENT, "HTTP 399 (redirect not followed: configure the final URL)"),
+        (500, Action.RETRY, "HTTP 500"),
+    ],
+)
+def test_status_boundaries_and_reasons_without_a_body(status: int, action: Action, reason: str) -> None:
+    verdict = classify_response(status, {}, b"", NOW)
+
+    assert (verdict.action, verdict.reason) == (action, reason)
+
+
 @pytest.mark.parametrize(
     "header",
     [

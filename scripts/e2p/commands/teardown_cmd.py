@@ -14,9 +14,12 @@ from e2p.ops.teardown import Teardown
 
 @click.command("teardown")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--force", is_flag=True, help="Also delete stacks of the configured names that lack e2p's managed-by tag."
+)
 @global_options()
 @usage_errors
-def teardown_command(options: GlobalOptions, yes: bool) -> None:
+def teardown_command(options: GlobalOptions, yes: bool, force: bool) -> None:
     """Delete everything `e2p deploy` created. Failures are collected per account and region and
     the command carries on with what does not depend on them.
 
@@ -32,7 +35,7 @@ def teardown_command(options: GlobalOptions, yes: bool) -> None:
     )
     if not yes:
         click.confirm("Tear down Events2Panther?", abort=True, err=True)
-    results = Teardown(ctx).run()
+    results = Teardown(ctx, force=force).run()
     ctx.output.results("e2p teardown", results)
     if results.failed:
         sys.exit(exit_codes.FAILED)

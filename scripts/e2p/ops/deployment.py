@@ -72,6 +72,7 @@ class Deployment:
         *,
         mappings: MappingsFile | None = None,
         wheelhouse: Path | None = None,
+        force: bool = False,
     ) -> None:
         """`mappings`: the organisation's mappings file (`--mappings`), stored in the code bucket
         for the forwarder; None deploys the built-in mappings only."""
@@ -83,6 +84,8 @@ class Deployment:
         # The locked Lambda dependencies from this directory, offline (`--wheelhouse`), not the index.
         self._wheelhouse = wheelhouse
         self._deployer_arn = ""
+        # Update stacks of the right name that lack e2p's managed-by tag (--force).
+        self._force = force
 
     # -- helpers -------------------------------------------------------------------------------------
 
@@ -97,7 +100,9 @@ class Deployment:
 
     def _deploy_stack(self, session: Any, account: str, region: str, spec: StackSpec) -> StackState:
         cfn = self.ctx.sessions.client(session, "cloudformation", region)
-        deployer = StackDeployer(cfn, self.ctx.poller, self._events(f"{account} {region} {spec.name}"))
+        deployer = StackDeployer(
+            cfn, self.ctx.poller, self._events(f"{account} {region} {spec.name}"), force=self._force
+        )
         return deployer.deploy(spec)
 
     def _template(self, path: Path) -> str:

@@ -23,8 +23,10 @@ T = TypeVar("T")
 
 
 class Teardown:
-    def __init__(self, ctx: CommandContext, results: Results | None = None) -> None:
+    def __init__(self, ctx: CommandContext, results: Results | None = None, *, force: bool = False) -> None:
         self.ctx = ctx
+        # Delete stacks of the configured names even without e2p's managed-by tag (--force).
+        self._force = force
         self.results = results or Results()
         self._sessions = ctx.sessions
         self._out = ctx.output
@@ -38,7 +40,10 @@ class Teardown:
         cfn = self._sessions.client(session, "cloudformation", region)
         label = f"{account} {region} {name}"
         return StackDeployer(
-            cfn, self.ctx.poller, lambda e: self.ctx.output.progress(f"[{label}] {format_event(e)}")
+            cfn,
+            self.ctx.poller,
+            lambda e: self.ctx.output.progress(f"[{label}] {format_event(e)}"),
+            force=self._force,
         )
 
     def run(self) -> Results:
