@@ -92,6 +92,48 @@ def test_teardown_leaves_nothing(normal_run: tuple[Demo, DemoResult]) -> None:
     assert result.left_after_teardown == 0
 
 
+def test_every_account_x_region_beats_and_a_broken_region_is_alerted_then_cleared_in_panther(
+    normal_run: tuple[Demo, DemoResult],
+) -> None:
+    demo, result = normal_run
+    assert demo.coverage is not None and demo.org is not None
+    # Every forwarding account (targeted members, the enrolled one, the management account) x region
+    # beats at each of the 6 intervals; the broken pair's 4 silent heartbeats were put but never
+    # forwarded. The driver found no heartbeat role Scheduler could not use.
+    pairs = (len(demo.org.members_in_targets()) + 2) * len(DEMO_REGIONS)
+    assert demo.coverage.heartbeats_put == pairs * 6
+    assert result.heartbeats == pairs * 6 - 4
+    assert demo.coverage.heartbeat_failures == {}
+    silent = [e for e in demo.coverage.coverage_alerts if e["coverage_kind"] == "silent"]
+    (alarm,) = [e for e in silent if e["coverage_state"] == "ALARM"]
+    (clear,) = [e for e in silent if e["coverage_state"] == "OK"]
+    # The alert names the pair (not the central account that reported it) and its clear pairs with it.
+    assert alarm["node"] == clear["node"] == "payments-prod/ap-southeast-2"
+    assert (
+        alarm["summary"]
+        == clear["summary"]
+        == ("no events from payments-prod/ap-southeast-2 for 45 min: forwarding is broken")
+    )
+    assert (alarm["severity"], clear["severity"]) == (4, 0)
+    assert (result.silent_detected, result.silent_cleared) == (1, 1)
+
+
+def test_a_region_opted_in_outside_the_configuration_is_reported_and_nothing_else_alerts(
+    normal_run: tuple[Demo, DemoResult],
+) -> None:
+    demo, result = normal_run
+    assert demo.coverage is not None
+    assert result.uncovered_regions == ["data-dev/ap-east-1"]
+    kinds = {(e["coverage_kind"], e["coverage_state"], e["node"]) for e in demo.coverage.coverage_alerts}
+    assert kinds == {
+        ("silent", "ALARM", "payments-prod/ap-southeast-2"),
+        ("silent", "OK", "payments-prod/ap-southeast-2"),
+        ("region_not_forwarded", "ALARM", "data-dev/ap-east-1"),
+    }
+    summary = result.summary()
+    assert {"heartbeats", "silent_detected", "silent_cleared", "uncovered_regions"} <= set(summary)
+
+
 def test_a_panther_outage_is_survived_by_dead_letters_and_replay(
     capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:

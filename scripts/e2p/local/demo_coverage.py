@@ -41,7 +41,8 @@ DRAIN_SECONDS: Final = 60.0
 
 @dataclass(slots=True)
 class CoverageOutcome:
-    heartbeats: int = 0
+    heartbeats: int = 0  # recorded by the forwarder (put by a schedule and forwarded)
+    heartbeats_put: int = 0  # put on a default bus by a schedule
     silent_detected: int = 0
     silent_cleared: int = 0
     uncovered_regions: list[str] = field(default_factory=list)
@@ -111,7 +112,7 @@ class CoveragePhase:
         self._advance(HEALTHY_INTERVALS)
         before = len(_coverage_events(self._panther_events()))
         self._say(
-            f"coverage: {self.driver.total.heartbeats} heartbeats in {HEALTHY_INTERVALS} intervals, "
+            f"coverage: {self.driver.total.heartbeats} heartbeats in {HEALTHY_INTERVALS} interval(s), "
             f"{before} coverage alerts"
         )
 
@@ -142,7 +143,11 @@ class CoveragePhase:
                 if e.get("coverage_kind") == "region_not_forwarded" and e.get("coverage_state") == "ALARM"
             }
         )
-        outcome.heartbeats = self.driver.total.heartbeats
+        outcome.heartbeats_put = self.driver.total.heartbeats
+        # The function's decision per event id: "ack" with the reason "heartbeat recorded".
+        outcome.heartbeats = sum(
+            1 for i in self.driver.total.event_ids if self._function.outcomes.get(i) == "ack"
+        )
         outcome.heartbeat_failures = dict(self.driver.total.failed)
         outcome.watchdog_runs = len(self.host.invocations)
         outcome.coverage_alerts = alerts

@@ -51,7 +51,8 @@ def rate_minutes(expression: str) -> int | None:
 
 @dataclass(slots=True)
 class FireReport:
-    heartbeats: int = 0
+    heartbeats: int = 0  # events put by schedules
+    event_ids: list[str] = field(default_factory=list)  # their EventBridge ids
     failed: Counter[str] = field(default_factory=Counter)  # reason -> schedules whose role refused
     rule_runs: list[tuple[str, Any]] = field(default_factory=list)  # (rule name, what the function returned)
 
@@ -113,6 +114,7 @@ class ScheduleDriver:
         self._fire_schedules(report)
         self._fire_rules(report)
         self.total.heartbeats += report.heartbeats
+        self.total.event_ids += report.event_ids
         self.total.failed.update(report.failed)
         self.total.rule_runs += report.rule_runs
         return report
@@ -152,6 +154,7 @@ class ScheduleDriver:
                             report.failed[str(answer[0]["ErrorCode"])] += 1
                         else:
                             report.heartbeats += 1
+                            report.event_ids.append(str(answer[0]["EventId"]))
 
     def _fire_rules(self, report: FireReport) -> None:
         from moto.events.models import events_backends
