@@ -53,9 +53,16 @@ def poller(clock: Clock, timeout: float = 60.0) -> Poller:
 class ScriptedStacks:
     """describe_stacks answers from a list of statuses, one per call; everything is recorded."""
 
-    def __init__(self, statuses: list[str | None], parameters: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        statuses: list[str | None],
+        parameters: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         self.statuses = statuses
         self.parameters = parameters or {}
+        # e2p's own stacks carry its managed-by tag (StackDeployer leaves the others alone).
+        self.tags = {"events2panther:managed-by": "e2p"} if tags is None else tags
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.update_error: ClientError | None = None
         self.events: list[dict[str, Any]] = []
@@ -79,6 +86,7 @@ class ScriptedStacks:
                         {"ParameterKey": k, "ParameterValue": v} for k, v in self.parameters.items()
                     ],
                     "Outputs": [{"OutputKey": "QueueUrl", "OutputValue": "https://sqs/q"}],
+                    "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()],
                 }
             ]
         }

@@ -164,3 +164,31 @@ def function_runtime(document: Mapping[str, Any]) -> tuple[str, str]:
                 architectures[0] if isinstance(architectures[0], str) else DEFAULT_ARCHITECTURE,
             )
     return DEFAULT_RUNTIME, DEFAULT_ARCHITECTURE
+
+
+# IAM types CloudFormation counts for capabilities, with the property that gives one a custom name
+# (CloudFormation User Guide, "Acknowledging IAM resources"): a named one needs CAPABILITY_NAMED_IAM.
+IAM_NAME_PROPERTIES: Final = {
+    "AWS::IAM::AccessKey": None,
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::Policy": None,
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::UserToGroupAddition": None,
+}
+
+
+def required_capabilities(document: Mapping[str, Any]) -> tuple[str, ...]:
+    """The capabilities to acknowledge for this template, and no more: CAPABILITY_NAMED_IAM only
+    when it names an IAM resource, CAPABILITY_IAM when it has unnamed ones, none otherwise."""
+    needed: tuple[str, ...] = ()
+    for resource in (document.get("Resources") or {}).values():
+        if not isinstance(resource, Mapping) or resource.get("Type") not in IAM_NAME_PROPERTIES:
+            continue
+        name_property = IAM_NAME_PROPERTIES[str(resource.get("Type"))]
+        if name_property and name_property in (resource.get("Properties") or {}):
+            return ("CAPABILITY_NAMED_IAM",)
+        needed = ("CAPABILITY_IAM",)
+    return needed

@@ -15,17 +15,26 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from e2p.aws.cfn_template import ParameterSpec, load_template, same_template, template_parameters
+from e2p.aws.cfn_template import (
+    ParameterSpec,
+    load_template,
+    required_capabilities,
+    same_template,
+    template_parameters,
+)
 from e2p.aws.polling import Poller
 from e2p.console.results import Outcome
 from e2p.exceptions import StackNotFoundError, StackOperationError
 
 NO_UPDATES: Final = "No updates are to be performed"
+# Every stack e2p creates carries this tag; e2p changes or deletes no stack without it unless forced
+# (a stack of the same name someone else made is not ours to update or delete).
+MANAGED_BY_KEY: Final = "events2panther:managed-by"
+MANAGED_BY_VALUE: Final = "e2p"
 SUCCESS: Final = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
 # A create that failed leaves a stack that can only be deleted (rolled back or not).
 DEAD: Final = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
 TEMPLATE_BODY_LIMIT: Final = 51_200
-DEFAULT_CAPABILITIES: Final = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
 FAILED_RESOURCE_STATES: Final = ("CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED")
 
 EventSink = Callable[[dict[str, Any]], None]
@@ -36,7 +45,8 @@ class StackSpec:
     name: str
     template_body: str
     parameters: Mapping[str, str] = field(default_factory=dict)
-    capabilities: Sequence[str] = DEFAULT_CAPABILITIES
+    # None: what the template needs (cfn_template.required_capabilities), never more.
+    capabilities: Sequence[str] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     # Where CloudFormation reads a body larger than TEMPLATE_BODY_LIMIT (an S3 HTTPS URL).
     template_url: str | None = None
@@ -115,14 +125,30 @@ def _matches(cfn: Any, stack: Mapping[str, Any], spec: StackSpec, specs: Mapping
 class StackDeployer:
     """Deploys one stack in one account and region; events go to `on_event` as they come."""
 
-    def __init__(self, cfn: Any, poller: Poller, on_event: EventSink | None = None) -> None:
+    def __init__(
+        self, cfn: Any, poller: Poller, on_event: EventSink | None = None, *, force: bool = False
+    ) -> None:
         self._cfn = cfn
         self._poller = poller
         self._on_event = on_event or (lambda _event: None)
+        # Act on a stack of the right name even without e2p's managed-by tag (--force).
+        self._force = force
+
+    def _check_managed(self, stack: Mapping[str, Any], name: str) -> None:
+        if self._force:
+            return
+        tags = {t.get("Key"): t.get("Value") for t in stack.get("Tags") or []}
+        if tags.get(MANAGED_BY_KEY) != MANAGED_BY_VALUE:
+            raise StackOperationError(
+                f"{name}: this stack has no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag, so e2p did not create "
+                "it; refusing to change or delete it (--force to act on it anyway)"
+            )
 
     def deploy(self, spec: StackSpec) -> StackState:
         specs = template_parameters(load_template(spec.template_body, spec.name))
         stack = describe(self._cfn, spec.name)
+        if stack is not None:
+            self._check_managed(stack, spec.name)
         if stack is not None and _in_progress(stack["StackStatus"]):
             stack = self._wait(spec.name, set(), "a running operation")
             if stack.get("StackStatus") == "DELETE_COMPLETE":
@@ -150,7 +176,11 @@ class StackDeployer:
         return {
             "StackName": spec.name,
             **self._template_argument(spec),
-            "Capabilities": list(spec.capabilities),
+            "Capabilities": list(
+                required_capabilities(load_template(spec.template_body, spec.name))
+                if spec.capabilities is None
+                else spec.capabilities
+            ),
             "Tags": [{"Key": k, "Value": v} for k, v in spec.tags.items()],
         }
 
@@ -181,6 +211,7 @@ class StackDeployer:
         stack = describe(self._cfn, name)
         if stack is None:
             return Outcome.UNCHANGED
+        self._check_managed(stack, name)
         seen = self._event_ids(name)
         stack_id = stack["StackId"]
         self._cfn.delete_stack(StackName=stack_id)
