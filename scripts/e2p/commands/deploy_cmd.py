@@ -81,6 +81,11 @@ def _preflight(ctx: CommandContext) -> None:
 @click.option("--token-stdin", is_flag=True, help="Read the Panther API token from stdin (needs --yes).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Also update stacks of the configured names that lack e2p's managed-by tag (adopting them).",
+)
+@click.option(
     "--wheelhouse",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Install the Lambda's locked dependencies from this directory of wheels, offline (each must "
@@ -106,6 +111,7 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
     wheelhouse: Path | None,
     mappings_path: Path | None,
     skip_preflight: bool,
+    force: bool,
 ) -> None:
     """Deploy or update everything; a second run with the same inputs changes nothing.
 
@@ -134,7 +140,7 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
         ctx.output.progress(line)
     if not yes:
         click.confirm("Deploy?", abort=True, err=True)
-    results = Deployment(ctx, wheelhouse=wheelhouse, mappings=mappings).run(token)
+    results = Deployment(ctx, wheelhouse=wheelhouse, mappings=mappings, force=force).run(token)
     ctx.output.results("e2p deploy", results)
     if results.failed:
         sys.exit(exit_codes.FAILED)
