@@ -262,6 +262,9 @@ def _count_outcome(outcome: DeliveryOutcome, counters: Counters) -> None:
         counters.add(Count.DISCARDED)
     if outcome.http_status == 401:
         counters.add(Count.AUTH_FAILURES)
+        # Panther refuses the very alert that would report this: an error line and the central
+        # stack's PantherAuthFailures alarm carry it instead (never the token, only Panther's answer).
+        logger.error("Panther refused the API token (HTTP 401)", extra={"reason": outcome.reason})
 
 
 _STATUS_COUNT = {

@@ -4,10 +4,14 @@ clears become Panther messages about the member account they name."""
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 
 import pytest
-from test_pipeline import FakeDeadLetters, FakeDirectory, ScriptedDispatcher
+from dispatcher_fakes import AnswersAtOnce
+from test_pipeline import FakeDeadLetters, FakeDirectory, ScriptedDispatcher, envelope
 
+from handler.counters import Count
 from handler.coverage.heartbeat import CoverageStoreError, Heartbeat, epoch_of
 from handler.coverage.names import (
     HEARTBEAT_DETAIL_TYPE,
@@ -16,6 +20,7 @@ from handler.coverage.names import (
     WATCHDOG_SOURCE,
 )
 from handler.decisions import Action
+from handler.delivery.outcome import DeliveryOutcome, DeliveryStatus
 from handler.enrichment.account import AccountInfo
 from handler.envelope import envelope_from_object
 from handler.mappers import map_event
@@ -183,3 +188,26 @@ def test_dead_letters_alert_is_the_central_queue_with_the_count_in_a_field() -> 
 def test_an_unknown_kind_falls_back_to_the_generic_mapping() -> None:
     result = map_event(envelope_from_object(watchdog_envelope("nonsense", "ALARM")))
     assert result.status.value == "generic"
+
+
+class RefusesTheToken(AnswersAtOnce):
+    def deliver_all(
+        self, items: Sequence[tuple[str, bytes]], deadline: float | None
+    ) -> list[DeliveryOutcome]:
+        return [
+            DeliveryOutcome(DeliveryStatus.PERMANENT, 2, 401, "HTTP 401: API Key Authentication failed", 1.0)
+            for _ in items
+        ]
+
+
+def test_a_refused_token_is_logged_as_an_error_and_counted_for_the_alarm(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Panther cannot carry the alert about its own refusal: the log line and the metric must.
+    pipeline = Pipeline(FakeDirectory(), RefusesTheToken(), FakeDeadLetters())
+    with caplog.at_level(logging.ERROR, logger="handler.pipeline"):
+        report = pipeline.process([Record("m1", envelope())], None)
+    assert report.counters.get(Count.AUTH_FAILURES) == 1
+    (line,) = [r for r in caplog.records if r.getMessage() == "Panther refused the API token (HTTP 401)"]
+    assert line.levelno == logging.ERROR
+    assert "API Key Authentication failed" in str(getattr(line, "reason", ""))
