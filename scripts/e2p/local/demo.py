@@ -269,6 +269,10 @@ class Demo:
         pattern = _member_pattern(base, endpoint, org.members_in_targets()[0].account_id)
         samples, left_out = load_samples(self.root / "tests" / "events", pattern)
         result.samples_not_forwarded = left_out
+        if self.mappings is not None:
+            # The samples of the sources the mappings file maps go first: they are what it is about.
+            sources = set(self.mappings.sources)
+            samples.sort(key=lambda sample: sample.event.get("source") not in sources)
         senders = [a.account_id for a in org.members_in_targets()] + [org.management_account]
         plan = plan_emissions(senders, DEMO_REGIONS, samples, EVENTS_PER_ACCOUNT_REGION)
         sent = emit_all(plan, emit_aws_event)
