@@ -117,8 +117,13 @@ class AccountDirectory:
             if info is not None:
                 return info
             self._misses += 1
+            never_loaded = self._reloads == 0
         if self._requester is not None:
-            self._requester.request([account_id], "account not in the directory snapshot")
+            # No snapshot read yet (none written, or unreadable): one full refresh, not one per account.
+            if never_loaded:
+                self._requester.request([], "no directory snapshot yet")
+            else:
+                self._requester.request([account_id], "account not in the directory snapshot")
         return AccountInfo(account_id, naming=self._naming)
 
     def invalidate(self) -> None:

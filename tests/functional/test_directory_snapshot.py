@@ -314,3 +314,22 @@ def test_plain_moto_keeps_one_alias_per_account(aws: None) -> None:
     session_in(first).client("iam").create_account_alias(AccountAlias="first-alias")
     assert session_in(first).client("iam").list_account_aliases()["AccountAliases"] == ["first-alias"]
     assert session_in(second).client("iam").list_account_aliases()["AccountAliases"] == []
+
+
+def test_without_a_snapshot_yet_misses_ask_for_one_full_refresh(aws: None) -> None:
+    asked: list[dict[str, Any]] = []
+
+    class FakeLambda:
+        def invoke(self, **kwargs: Any) -> dict[str, int]:
+            asked.append(json.loads(kwargs["Payload"]))
+            return {"StatusCode": 202}
+
+    s3 = boto3.client("s3", region_name=REGION)
+    directory = AccountDirectory(
+        S3SnapshotSource(lambda: s3, parse_location(f"s3://{BUCKET}/not-written-yet.json.gz")),
+        ttl_s=300,
+        requester=RefreshRequester(FakeLambda, "e2p-scheduled"),
+    )
+    for account in ("111111111111", "222222222222", "333333333333"):
+        assert directory.lookup(account).label == account
+    assert asked == [{"task": "directory-refresh", "reason": "no directory snapshot yet"}]
