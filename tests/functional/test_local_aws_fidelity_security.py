@@ -19,7 +19,11 @@ from botocore.exceptions import ClientError
 
 from e2p.local.aws import LocalAws
 
-pytestmark = pytest.mark.functional
+pytestmark = [
+    pytest.mark.functional,
+    # Plain moto announces each resource type it skips; the tests assert on that gap themselves.
+    pytest.mark.filterwarnings("ignore:Tried to parse .* not supported by moto:UserWarning"),
+]
 
 REGION = "eu-west-1"
 OWNER = "111111111111"
