@@ -182,3 +182,87 @@ def test_the_lambda_zip_carries_the_builtin_mappings(tmp_path: Path) -> None:
     with zipfile.ZipFile(destination) as archive:
         shipped = archive.read("handler/mappings/builtin.json")
     assert shipped == BUILTIN_JSON.read_bytes()
+
+
+def documented(source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> Any:
+    """An envelope with the detail fields the AWS page documents (no real sample in ../shared/events)."""
+    return envelope_from_text(
+        json.dumps(
+            {
+                "id": "e-1",
+                "source": source,
+                "detail-type": detail_type,
+                "account": "111122223333",
+                "region": "eu-west-1",
+                "time": "2026-01-02T03:04:05Z",
+                "resources": resources,
+                "detail": detail,
+            }
+        )
+    )
+
+
+STACK = (
+    "arn:aws:cloudformation:eu-west-1:111122223333:stack/payments-api/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+)
+EXECUTION = "arn:aws:datasync:eu-west-1:111122223333:task/task-0abc/execution/exec-0def"
+
+
+@pytest.mark.parametrize(
+    ("event", "resource", "severity", "summary"),
+    [
+        (
+            documented(
+                "aws.cloudformation",
+                "CloudFormation Stack Status Change",
+                {
+                    "stack-id": STACK,
+                    "status-details": {"status": "UPDATE_ROLLBACK_COMPLETE", "status-reason": "x"},
+                },
+                [STACK],
+            ),
+            "payments-api",
+            Severity.WARNING,
+            "CloudFormation stack operation failed or rolled back",
+        ),
+        (
+            documented(
+                "aws.cloudformation",
+                "CloudFormation Stack Status Change",
+                {"stack-id": STACK, "status-details": {"status": "UPDATE_COMPLETE"}},
+                [STACK],
+            ),
+            "payments-api",
+            Severity.CLEAR,
+            "CloudFormation stack operation failed or rolled back",
+        ),
+        (
+            documented(
+                "aws.datasync", "DataSync Task Execution State Change", {"State": "ERROR"}, [EXECUTION]
+            ),
+            "task-0abc",
+            Severity.MINOR,
+            "DataSync task execution failed",
+        ),
+        (
+            documented(
+                "aws.cloudwatch",
+                "CloudWatch Alarm Configuration Change",
+                {"alarmName": "api-5xx", "operation": "delete"},
+                ["arn:aws:cloudwatch:eu-west-1:111122223333:alarm:api-5xx"],
+            ),
+            "api-5xx",
+            Severity.WARNING,
+            "CloudWatch alarm api-5xx configuration: delete",
+        ),
+    ],
+    ids=["stack-rolled-back", "stack-updated-clears", "datasync-error", "alarm-deleted"],
+)
+def test_families_without_a_real_sample_follow_their_documented_shape(
+    event: Any, resource: str, severity: Severity, summary: str
+) -> None:
+    # The node is the stack / task, never the per-run stack uuid or execution id.
+    result = map_event(event)
+    assert result.mapped_by.startswith("builtin.yaml entry")
+    (alert,) = result.alerts
+    assert (alert.resource, alert.severity, alert.summary) == (resource, severity, summary)
