@@ -117,3 +117,14 @@ def test_an_empty_queue_waits_for_batches_in_flight_that_may_give_records_back()
     queue.give_back(batch, {0})
     assert pending.result(timeout=10) == [(0, 2)]
     waiter.shutdown()
+
+
+def test_an_aborted_queue_releases_every_waiting_instance():
+    queue = BatchQueue(1, 1)
+    batch = queue.take()
+    assert batch is not None
+    with ThreadPoolExecutor(1) as waiter:
+        pending = waiter.submit(queue.take)  # waits for the batch in flight
+        queue.abort()  # its instance died
+        assert pending.result(timeout=10) is None
+    assert queue.take() is None

@@ -29,6 +29,7 @@ class BatchQueue:
         self._max_receives = max_receives
         self._in_flight = 0
         self._condition = threading.Condition()
+        self._aborted = False
         self.redelivered = 0
         self.lost: list[int] = []
 
@@ -36,13 +37,20 @@ class BatchQueue:
         """The next batch; None once every record is done. Waits while the queue is empty but
         batches in flight may still give records back."""
         with self._condition:
-            self._condition.wait_for(lambda: bool(self._waiting) or self._in_flight == 0)
-            if not self._waiting:
+            self._condition.wait_for(lambda: bool(self._waiting) or self._in_flight == 0 or self._aborted)
+            if not self._waiting or self._aborted:
                 return None
             count = min(self._batch_size, len(self._waiting))
             batch = [self._waiting.popleft() for _ in range(count)]
             self._in_flight += count
             return batch
+
+    def abort(self) -> None:
+        """No more batches for anyone (an instance failed: the others stop instead of waiting for
+        its batch to come back)."""
+        with self._condition:
+            self._aborted = True
+            self._condition.notify_all()
 
     def give_back(self, batch: Sequence[tuple[int, int]], returned: Collection[int]) -> None:
         """`batch` is done; the indexes in `returned` were returned for retry."""

@@ -196,7 +196,16 @@ def receiver_stats(stats_url: str, ca_bundle: str | None) -> dict[str, Any]:
 
 
 def _serve(process: subprocess.Popen[bytes], queue: BatchQueue, bodies: Sequence[str]) -> InstanceCounts:
-    """Hand one instance batches until the queue is done; its counts."""
+    """Hand one instance batches until the queue is done; its counts. When it fails, the queue is
+    aborted so that the other instances stop too."""
+    try:
+        return _feed(process, queue, bodies)
+    except BaseException:
+        queue.abort()
+        raise
+
+
+def _feed(process: subprocess.Popen[bytes], queue: BatchQueue, bodies: Sequence[str]) -> InstanceCounts:
     assert process.stdin is not None
     assert process.stdout is not None
     last: Batch | None = None
