@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -59,6 +60,27 @@ def _print_tables(ctx: CommandContext, report: StatusReport) -> None:
             ("alarm", "account", "region", "reason"),
             ((a["name"], a["account_id"], a["region"], a["reason"]) for a in report.alarms),
         )
+    if report.heard:
+        silent = [h for h in report.heard if h.state(report.generated_at) != "heard"]
+        out.table(
+            f"Last heard: {len(report.heard) - len(silent)}/{len(report.heard)} account x region pairs "
+            "heard within 45 minutes",
+            ("account", "region", "last heard", "minutes ago", "state"),
+            (
+                (h.account_id, h.region, h.as_dict(report.generated_at)["last_heard"] or "never",
+                 "" if h.age_minutes(report.generated_at) is None else h.age_minutes(report.generated_at),
+                 h.state(report.generated_at))
+                for h in (report.heard if len(report.heard) <= FULL_TABLE_LIMIT else silent)
+            ),
+        )  # fmt: skip
+    if report.uncovered_regions:
+        out.table(
+            "Opt-in regions enabled but not covered",
+            ("account", "name", "region"),
+            ((u["account_id"], u["account_name"], u["region"]) for u in report.uncovered_regions),
+        )
+    for note in report.notes:
+        out.progress(f"note: {note}")
     for error in report.errors:
         out.error(error)
     problems = report.problems()
@@ -67,13 +89,19 @@ def _print_tables(ctx: CommandContext, report: StatusReport) -> None:
 
 @click.command("status")
 @click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the account x region coverage map to FILE: one self-contained page, sortable by OU.",
+)
+@click.option(
     "--member-dlqs",
     is_flag=True,
     help="Also read every member stack's dead-letter queue (assumes the member access role in each account).",
 )
 @global_options()
 @usage_errors
-def status_command(options: GlobalOptions, member_dlqs: bool) -> None:
+def status_command(options: GlobalOptions, member_dlqs: bool, html_file: Path | None) -> None:
     """Show coverage (every account x region of the targeted OUs), the management account's stacks,
     queue and dead-letter queue depths, and alarms in ALARM.
 
@@ -82,6 +110,11 @@ def status_command(options: GlobalOptions, member_dlqs: bool) -> None:
     """
     ctx = load_context(options)
     report = StatusCheck(ctx).run(member_dlqs)
+    if html_file is not None:
+        from e2p.ops.status_html import render_html
+
+        html_file.write_text(render_html(report), encoding="utf-8")
+        ctx.output.progress(f"coverage map written to {html_file}")
     if ctx.output.json:
         ctx.output.emit_json(report.as_json())
     else:

@@ -8,6 +8,7 @@ dead-letter queues are empty (and readable), and no alarm of the deployment is i
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -16,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from e2p.aws.directory_snapshot import AccountAlias, aliases_of, read_snapshot
 from e2p.aws.fanout import fan_out
-from e2p.aws.organization import accounts_in_units, stackset_targets
+from e2p.aws.organization import OrgAccount, accounts_in_units, stackset_targets
 from e2p.aws.queue_depths import QueueDepth, queue_depth
 from e2p.aws.sessions import error_text
 from e2p.aws.stacks import SUCCESS, deployed_outputs, describe, outputs_of
@@ -24,6 +25,7 @@ from e2p.aws.stackset_ops import InstanceState, StackSetManager
 from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError
 from e2p.ops.coverage import Coverage, compute_coverage
+from e2p.ops.heard import Heard, opted_in_regions, ou_names, pairs_heard, read_last_heard
 
 T = TypeVar("T")
 
@@ -86,6 +88,13 @@ class StatusReport:
     errors: list[str] = field(default_factory=list)
     # account id -> its IAM alias from the directory snapshot (empty before the first refresh).
     aliases: dict[str, AccountAlias] = field(default_factory=dict)
+    # Coverage feature (informational: the watchdog alerts on it): last heard per expected pair,
+    # opt-in regions enabled outside the configuration, each account's OU, and what could not be read.
+    heard: list[Heard] = field(default_factory=list)
+    uncovered_regions: list[dict[str, str]] = field(default_factory=list)
+    account_ous: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    generated_at: float = field(default_factory=time.time)
 
     @property
     def dead_letters(self) -> int:
@@ -123,6 +132,9 @@ class StatusReport:
             "alarms": self.alarms,
             "aliases": {account: alias.as_dict() for account, alias in sorted(self.aliases.items())},
             "errors": self.errors,
+            "last_heard": [h.as_dict(self.generated_at) for h in self.heard],
+            "uncovered_regions": self.uncovered_regions,
+            "notes": self.notes,
             "problems": self.problems(),
             "healthy": self.healthy,
         }
@@ -168,7 +180,56 @@ class StatusCheck:
         self._alarms(report, management_id)
         if member_dlqs:
             self._member_queues(report, instances, management_id)
+        self._coverage_feature(report, central_outputs, accounts or [], management_id)
         return report
+
+    def _note(self, report: StatusReport, what: str, work: Callable[[], T]) -> T | None:
+        """Like _guard, but what it cannot read is a note, not a failed check: the coverage
+        feature may be off (no table output, no trusted access for Account Management)."""
+        try:
+            return work()
+        except (ClientError, BotoCoreError, E2PError) as exc:
+            report.notes.append(f"{what}: {error_text(exc)}")
+            return None
+
+    def _coverage_feature(
+        self, report: StatusReport, outputs: dict[str, str], accounts: list[OrgAccount], management_id: str
+    ) -> None:
+        sessions = self._sessions
+        definition = self.ctx.definition
+        management = self.ctx.settings.management
+        expected = [(row.account_id, row.region) for row in report.coverage.rows]
+        if management.deploy_member_stacks:
+            expected += [(management_id, region) for region in management.regions]
+        table = outputs.get("CoverageTableName")
+        last_seen: dict[tuple[str, str], int] = {}
+        if table:
+            central = self.ctx.settings.central
+            dynamodb = sessions.client(sessions.central(), "dynamodb", central.region)
+            last_seen = self._note(report, "coverage table", lambda: read_last_heard(dynamodb, table)) or {}
+        else:
+            report.notes.append("central stack has no CoverageTableName output: last heard unknown")
+        report.heard = pairs_heard(expected, last_seen)
+        admin = sessions.admin()
+        account_client = sessions.client(admin, "account", "us-east-1")
+        names = {a.account_id: a.name for a in accounts}
+        configured = {a.account_id: set(definition.regions) for a in accounts}
+        if management.deploy_member_stacks:
+            configured[management_id] = set(management.regions)
+        for account_id, regions in sorted(configured.items()):
+            opted = self._note(
+                report,
+                f"enabled regions of {account_id}",
+                functools.partial(opted_in_regions, account_client, account_id, management_id),
+            )
+            for region in sorted((opted or set()) - regions):
+                report.uncovered_regions.append(
+                    {"account_id": account_id, "account_name": names.get(account_id, ""), "region": region}
+                )
+        organizations = sessions.client(admin, "organizations")
+        parents = {a.account_id: a.parent_id for a in accounts}
+        units = self._note(report, "OU names", lambda: ou_names(organizations, parents.values())) or {}
+        report.account_ous = {account: units.get(parent, parent) for account, parent in parents.items()}
 
     def _management_stacks(self, report: StatusReport, management_id: str) -> list[StackStatus]:
         management = self.ctx.settings.management
