@@ -57,7 +57,8 @@ def test_every_record_gets_an_event_id_of_its_own():
     records = unique_records([sample], 5, {})
     ids = [json.loads(body)["id"] for body in records.bodies]
     assert len(set(ids)) == 5
-    assert records.event_ids == set(ids)
+    assert records.event_ids == ids
+    assert records.expected_ids == set(ids)
     assert records.messages == 5
 
 
@@ -74,16 +75,27 @@ def _counts(delivered: int, attempts: int, dead_lettered: int = 0) -> InstanceCo
 
 
 def test_an_event_the_receiver_never_stored_is_lost_even_if_the_instances_say_delivered():
-    records = UniqueRecords(bodies=["a", "b", "c"], event_ids={"a", "b", "c"}, messages=3)
+    records = UniqueRecords(bodies=["a", "b", "c", "d"], event_ids=["a", "b", "c", None], messages=3)
     stats = {"stored": 2, "requests": 3, "refused": 0, "event_ids": ["a", "b"]}
     options = InstancesOptions(project_root=Path(), instances=1, capacity_per_s=4.0)
-    result = instances_figures(options, records, [_counts(3, 3)], 1.0, stats)
-    assert result.lost == 1
+    result = instances_figures(options, records, [_counts(3, 3, dead_lettered=1)], 1.0, stats)
+    assert result.lost == 1  # "c"; "d" gives no message (dead-lettered with its reason: not lost)
+    assert result.dead_lettered == 1
     assert (result.events_per_s, result.capacity_share) == (2.0, 0.5)
 
 
+def test_a_record_the_queue_gave_up_on_is_lost_once_even_if_the_receiver_also_misses_it():
+    records = UniqueRecords(bodies=["a", "b"], event_ids=["a", "b"], messages=2)
+    stats = {"stored": 1, "requests": 6, "refused": 5, "event_ids": ["a"]}
+    options = InstancesOptions(project_root=Path(), instances=1, capacity_per_s=None)
+    result = instances_figures(options, records, [_counts(1, 6)], 1.0, stats, given_up=[1])
+    assert result.lost == 1
+    without_receiver = instances_figures(options, records, [_counts(1, 6)], 1.0, None, given_up=[1])
+    assert without_receiver.lost == 1
+
+
 def test_retry_share_is_requests_beyond_one_per_message_over_all_requests():
-    records = UniqueRecords(bodies=["a"] * 90, event_ids={"a"}, messages=90)
+    records = UniqueRecords(bodies=["a"] * 90, event_ids=["a"] * 90, messages=90)
     stats = {"stored": 90, "requests": 100, "refused": 10, "event_ids": ["a"]}
     options = InstancesOptions(project_root=Path(), instances=2, capacity_per_s=None)
     result = instances_figures(options, records, [_counts(45, 50), _counts(45, 50)], 2.0, stats)

@@ -3,8 +3,10 @@
 Each instance is a process of its own running the real handler (`e2p.bench.instance`); the Panther is
 either the capacity-limited local receiver (`e2p.bench.capacity`, its own process) or a real
 console at --url. Every record gets an EventBridge id of its own, so that the local receiver can
-tell which events it stored: `lost` counts the records whose messages never reached it, plus those
-the instances dead-lettered or gave up on.
+tell which events it stored: `lost` counts the records that give messages none of which reached
+it, together with those the queue gave up on (received 5 times). Records the handler dead-lettered
+with a reason (an envelope it cannot read, a message Panther refuses for good) are counted apart
+(`dead_lettered`): they are parked for replay, not lost.
 
 Figures: `events_per_s` messages stored per second (all instances, start to last finish);
 `capacity_share` that rate over --capacity; `retry_share` HTTP requests beyond the first per
@@ -44,7 +46,6 @@ CAPACITY_MODULE: Final = "e2p.bench.capacity"
 DEFAULT_INSTANCES: Final = 8
 DEFAULT_CAPACITY: Final = 1500.0
 DEFAULT_EVENTS_PER_INSTANCE: Final = 1500
-START_TIMEOUT_S: Final = 120.0
 RUN_TIMEOUT_S: Final = 1800.0
 STOP_TIMEOUT_S: Final = 10.0
 TOKEN_BYTES: Final = 16
@@ -82,6 +83,7 @@ class InstancesResult:
     capacity_share: float | None
     retry_share: float
     lost: int
+    dead_lettered: int
     records: int
     messages: int
     requests: int
@@ -99,6 +101,7 @@ class InstancesResult:
                 ("capacity_share", self.capacity_share),
                 ("retry_share", self.retry_share),
                 ("lost", self.lost),
+                ("dead_lettered", self.dead_lettered),
                 ("records", self.records),
                 ("messages", self.messages),
                 ("requests", self.requests),
@@ -113,8 +116,12 @@ class InstancesResult:
 @dataclass(frozen=True, slots=True)
 class UniqueRecords:
     bodies: list[str]
-    event_ids: set[str]  # of the records that give at least one message
+    event_ids: list[str | None]  # per record: its EventBridge id, None when it gives no message
     messages: int
+
+    @property
+    def expected_ids(self) -> set[str]:
+        return {event_id for event_id in self.event_ids if event_id is not None}
 
 
 def unique_records(
@@ -122,7 +129,7 @@ def unique_records(
 ) -> UniqueRecords:
     """`records` SQS bodies cycling through the corpus, each with an EventBridge id of its own."""
     bodies: list[str] = []
-    event_ids: set[str] = set()
+    event_ids: list[str | None] = []
     messages = 0
     for index in range(records):
         document = json.loads(corpus_bodies[index % len(corpus_bodies)])
@@ -130,6 +137,7 @@ def unique_records(
             document["id"] = f"{document.get('id', 'bench')}-{index:08d}"
         body = json.dumps(document)
         bodies.append(body)
+        event_ids.append(None)
         try:
             envelope = envelope_from_text(body)
         except InvalidEnvelopeError:
@@ -137,7 +145,7 @@ def unique_records(
         lookup = lambda account_id: accounts.get(account_id) or AccountInfo(account_id)  # noqa: E731
         count = len(translate(envelope, lookup).messages)
         if count:
-            event_ids.add(envelope.id)
+            event_ids[-1] = envelope.id
             messages += count
     return UniqueRecords(bodies, event_ids, messages)
 
@@ -289,7 +297,7 @@ def run_instances(options: InstancesOptions, progress: Progress) -> InstancesRes
                 )
                 counts, seconds = _run_instances(settings, queue, records.bodies, options.instances, progress)
                 stats = receiver_stats(receiver["stats_url"], receiver["ca_bundle"])
-    return instances_figures(options, records, counts, seconds, stats, given_up_by_queue=len(queue.lost))
+    return instances_figures(options, records, counts, seconds, stats, given_up=queue.lost)
 
 
 def instances_figures(
@@ -299,20 +307,21 @@ def instances_figures(
     seconds: float,
     stats: dict[str, Any] | None,
     *,
-    given_up_by_queue: int = 0,
+    given_up: Sequence[int] = (),
 ) -> InstancesResult:
-    given_up = given_up_by_queue + sum(count.dead_lettered for count in counts)
+    """`given_up`: indexes of the records the queue stopped redelivering."""
     delivered = sum(count.messages_delivered for count in counts)
     requests = sum(count.delivery_attempts for count in counts)
+    lost_records = {f"record {index}" for index in given_up if records.event_ids[index] is None}
+    lost_ids = {event_id for index in given_up if (event_id := records.event_ids[index]) is not None}
     if stats is not None:
-        # The receiver's own word: records none of whose messages it stored.
-        missing = len(records.event_ids - set(stats["event_ids"]))
-        lost = max(missing, given_up)
+        # The receiver's own word: records that give messages, none of which it stored.
+        lost_ids |= records.expected_ids - set(stats["event_ids"])
         stored = int(stats["stored"])
         requests = max(requests, int(stats["requests"]))
     else:
-        lost = given_up
         stored = delivered
+    lost = len(lost_ids) + len(lost_records)
     events_per_s = stored / seconds if seconds > 0 else 0.0
     capacity = options.capacity_per_s
     cpu_s = sum(count.cpu_seconds for count in counts)
@@ -323,6 +332,7 @@ def instances_figures(
         capacity_share=events_per_s / capacity if capacity else None,
         retry_share=max(requests - records.messages, 0) / requests if requests else 0.0,
         lost=lost,
+        dead_lettered=sum(count.dead_lettered for count in counts),
         records=len(records.bodies),
         messages=records.messages,
         requests=requests,
@@ -344,6 +354,7 @@ def render_instances(result: InstancesResult) -> None:
         ("capacity_share", share),
         ("retry_share", f"{result.retry_share:.4f}"),
         ("lost", f"{result.lost:,}"),
+        ("dead-lettered (with a reason)", f"{result.dead_lettered:,}"),
         ("records / messages", f"{result.records:,} / {result.messages:,}"),
         ("requests (429 answers)", f"{result.requests:,} ({refused})"),
         ("seconds", f"{result.seconds:.2f}"),
