@@ -313,7 +313,7 @@ def forget(key: str) -> None:
 
 
 def deploy(stage: Stage, *extra: str) -> dict[str, Any]:
-    code, data = stage.cli_json("deploy", "--yes", *extra)
+    code, data = stage.cli_json("deploy", "--yes", "--activate-trusted-access", *extra)
     assert code == 0, data
     return data
 

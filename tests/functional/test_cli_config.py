@@ -94,6 +94,19 @@ def test_the_example_config_is_valid_and_fits_the_central_template() -> None:
             "at least",
         ),
         (
+            (
+                "[central]",
+                "[central.lambda]\nbatch_size = 50\nmaximum_batching_window_seconds = 0\n[central]",
+            ),
+            "central.lambda.maximum_batching_window_seconds",
+            "at least 1",
+        ),
+        (
+            ("[central]", "[central.lambda]\nmaximum_batching_window_seconds = 0\n[central]"),
+            "central.lambda.maximum_batching_window_seconds",
+            "template default",
+        ),
+        (
             ("[central]", "[central.lambda]\nlog_retention_days = 8\n[central]"),
             "central.lambda.log_retention_days",
             "only",
@@ -119,6 +132,18 @@ def test_a_missing_section_and_a_missing_file_exit_2(tmp_path: Path) -> None:
     assert (code, "[stackset]" in stderr) == (2, True)
     code, _, stderr = run("status", "--config", str(tmp_path / "absent.toml"))
     assert (code, "not found" in stderr) == (2, True)
+
+
+def test_small_batches_without_a_window_and_no_reservation_are_accepted(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "[central]",
+        "[central.lambda]\nbatch_size = 10\nmaximum_batching_window_seconds = 0\n"
+        "reserved_concurrency = 0\n[central]",
+        1,
+    )
+    settings = load_settings(write(tmp_path, text))
+    assert settings.central.function_parameters["MaximumBatchingWindowInSeconds"] == "0"
+    assert settings.central.function_parameters["ReservedConcurrency"] == "0"
 
 
 def test_http_is_accepted_only_when_explicitly_allowed(tmp_path: Path) -> None:

@@ -287,3 +287,59 @@ def test_dead_letters_too_large_for_one_batch_are_sent_one_by_one(plain_sqs: Any
     assert (report.moved, report.failed, report.error) == (4, 0, "")
     assert bodies(plain_sqs, destination) == sent
     assert bodies(plain_sqs, source) == []
+
+
+def member_dlq(stage: Stage, account: str, region: str) -> tuple[Any, str]:
+    """The DLQ of the member stack in `account` x `region` (StackSet instance or management stack)."""
+    cloudformation = stage.client("cloudformation", account, region)
+    (stack,) = [
+        s
+        for s in cloudformation.describe_stacks()["Stacks"]
+        if s["StackName"].startswith("StackSet-events2panther-member-")
+        or s["StackName"] == "events2panther-member"
+    ]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    return stage.client("sqs", account, region), outputs["DeadLetterQueueUrl"]
+
+
+def test_member_dead_letters_go_to_the_central_buffer_per_account_and_region(
+    shared_deployment: Stage, queues: tuple[Any, dict[str, str]]
+) -> None:
+    # GIVEN events EventBridge dead-lettered in two member account x region queues
+    sqs, outputs = queues
+    app = shared_deployment.layout.app_account
+    chosen_sqs, chosen = member_dlq(shared_deployment, app, "us-east-1")
+    other_sqs, other = member_dlq(shared_deployment, app, "eu-west-1")
+    dead = {envelope(n, "member") for n in range(13)}
+    for body in dead:
+        chosen_sqs.send_message(
+            QueueUrl=chosen, MessageBody=body, MessageAttributes=EVENTBRIDGE_DLQ_ATTRIBUTES
+        )
+    other_sqs.send_message(QueueUrl=other, MessageBody=envelope(0, "untouched"))
+    # WHEN only that account and region are replayed
+    code, data = shared_deployment.cli_json("replay", "--member", "--accounts", app, "--regions", "us-east-1")
+    # THEN one row for it: everything moved to the central buffer, nothing left, the other queue untouched
+    assert code == 0, data
+    [row] = data["replays"]
+    assert row["source"] == f"member DLQ {app} us-east-1"
+    assert (row["moved"], row["failed"], row["left"]) == (13, 0, 0)
+    assert "CONNECTION_FAILURE x13" in row["detail"]
+    assert sorted(m["Body"] for m in drain(sqs, outputs["BufferQueueUrl"])) == sorted(dead)
+    assert [m["Body"] for m in drain(other_sqs, other)] == [envelope(0, "untouched")]
+
+
+def test_member_replay_dry_run_reports_every_member_queue(
+    shared_deployment: Stage, queues: tuple[Any, dict[str, str]]
+) -> None:
+    code, data = shared_deployment.cli_json("replay", "--member", "--dry-run")
+    assert code == 0, data
+    sources = {row["source"] for row in data["replays"]}
+    # Every StackSet instance and the management account's own stacks, per account x region.
+    app = shared_deployment.layout.app_account
+    assert {f"member DLQ {app} us-east-1", f"member DLQ {app} eu-west-1"} <= sources
+    assert all(row["method"] == "dry run" for row in data["replays"])
+
+
+def test_accounts_without_member_is_a_usage_error(shared_deployment: Stage) -> None:
+    result = shared_deployment.cli("replay", "--accounts", "111111111111")
+    assert result.exit_code == 2

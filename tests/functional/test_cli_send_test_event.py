@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from cli_org import MANAGEMENT_ACCOUNT, Stage, local_aws_fixture, shared_deployment_fixture  # noqa: F401
+from cli_org import (  # noqa: F401
+    CENTRAL_REGION,
+    MANAGEMENT_ACCOUNT,
+    Stage,
+    local_aws_fixture,
+    shared_deployment_fixture,
+)
 
 pytestmark = pytest.mark.functional
 
@@ -73,6 +79,15 @@ def test_central_path_is_verified_by_the_function_log(
     assert checks(data) == {"put_events": "verified", "handler": "verified", "panther": "not checked"}
     assert data["verified"] is True
     assert data["destination"].endswith(":event-bus/events2panther")
+    # From the central account in the central region: the bus policy admits only forwarder roles of
+    # other accounts, and PutEvents reaches a bus in the endpoint's own region.
+    assert (data["account_id"], data["region"]) == (shared_deployment.layout.central_account, CENTRAL_REGION)
+
+
+def test_central_path_refuses_another_region(shared_deployment: Stage) -> None:
+    result = shared_deployment.cli("send-test-event", "--central", "--region", "us-east-1")
+    assert result.exit_code == 2
+    assert f"central bus in {CENTRAL_REGION}" in result.stderr
 
 
 def test_member_path_through_the_management_account_rule(

@@ -88,6 +88,16 @@ def test_teardown_leaves_no_stack_stack_set_instance_or_bucket(deployed: Stage) 
     assert bucket not in buckets
     steps = results_by_step(data)
     assert steps["stack instances"][0]["detail"].startswith(str(len(instance_stacks)))
+    # AND what is kept on purpose (DeletionPolicy Retain: data that would be lost) is named, with why
+    retained = " ".join(row["detail"] for row in steps["retained"])
+    for kept in (
+        "AWS::KMS::Key Key",
+        "BufferDeadLetterQueue",
+        "RuleDeadLetterQueue",
+        "member dead-letter queues",
+    ):
+        assert kept in retained, retained
+    assert "schedule-key-deletion" in retained
     # AND a second teardown finds nothing to do
     code, again = deployed.cli_json("teardown", "--yes")
     assert code == 0, again

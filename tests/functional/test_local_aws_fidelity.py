@@ -214,6 +214,8 @@ def organization(aws: Aws) -> Org:
     management = account_id(next(_managements))
     orgs = aws.client("organizations", management)
     org_id = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    # Trusted access for StackSets, as an organisation using service-managed stack sets has it.
+    orgs.enable_aws_service_access(ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
     root = orgs.list_roots()["Roots"][0]["Id"]
 
     def ou(parent: str, name: str) -> str:

@@ -129,6 +129,7 @@ def deployment() -> Iterator[dict[str, Any]]:
         accounts = Accounts(local.endpoint_url)
         orgs = accounts.client("organizations", MANAGEMENT)
         org_id = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+        orgs.enable_aws_service_access(ServicePrincipal="member.org.stacksets.cloudformation.amazonaws.com")
         root = orgs.list_roots()["Roots"][0]["Id"]
         workloads = orgs.create_organizational_unit(ParentId=root, Name="workloads")["OrganizationalUnit"][
             "Id"
@@ -164,6 +165,7 @@ def deployment() -> Iterator[dict[str, Any]]:
                 AllowInsecureHttp="true",
                 CodeBucket="e2p-code",
                 CodeKey="e2p.zip",
+                CodeObjectVersion="1",
             ),
             ["CAPABILITY_IAM"],
         )
@@ -184,7 +186,7 @@ def deployment() -> Iterator[dict[str, Any]]:
             TemplateBody=MEMBER.read_text(),
             Parameters=member_params,
             PermissionModel="SERVICE_MANAGED",
-            Capabilities=["CAPABILITY_IAM"],
+            Capabilities=["CAPABILITY_NAMED_IAM"],
             AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
         )
         cfn.create_stack_instances(

@@ -131,7 +131,8 @@ def deploy(session: boto3.Session, name: str, body: str, parameters: dict[str, s
         StackName=name,
         TemplateBody=body,
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
+        # The member template names its forwarder role (the central bus policy admits it by name).
+        Capabilities=["CAPABILITY_NAMED_IAM"],
     )
     (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
@@ -234,10 +235,13 @@ def assert_member(session: boto3.Session, outputs: dict[str, str], bus_arn: str)
     assert target["Arn"] == bus_arn
     assert target["RoleArn"] == outputs["ForwarderRoleArn"]
     assert target["DeadLetterConfig"] == {"Arn": outputs["DeadLetterQueueArn"]}
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    # AWS documents RetryPolicy as not supported for event bus targets: EventBridge's default applies.
+    assert "RetryPolicy" not in target
+    assert rule["Name"] == "events2panther-forwarder"
 
     iam = session.client("iam")
     role_name = outputs["ForwarderRoleArn"].rsplit("/", 1)[1]
+    assert role_name == f"events2panther-forwarder-{MEMBER_REGION}"
     (trust,) = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
     (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]

@@ -197,19 +197,46 @@ def test_console_url_points_at_the_cloudtrail_event() -> None:
     )
 
 
+# The forwarder's principals: every role it uses is named events2panther-...
+FUNCTION_ROLE = {
+    "type": "AssumedRole",
+    "arn": "arn:aws:sts::111122223333:assumed-role/events2panther-central-FunctionRole-AB12/fn",
+    "sessionContext": {
+        "sessionIssuer": {"type": "Role", "userName": "events2panther-central-FunctionRole-AB12"}
+    },
+}
+LOOKUP_ROLE = {
+    "type": "AssumedRole",
+    "arn": "arn:aws:sts::999988887777:assumed-role/events2panther-org-lookup/events2panther-lookup",
+}
+# A cross-account caller: CloudTrail records its account and principal id, no ARN.
+CROSS_ACCOUNT = {"type": "AWSAccount", "accountId": "111122223333", "principalId": "AROAEXAMPLE:fn"}
+HUMAN = {
+    "type": "AssumedRole",
+    "arn": "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_Admin_0123/alice",
+    "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "AWSReservedSSO_Admin_0123"}},
+}
+
+
 @pytest.mark.parametrize(
-    ("name", "service", "read_only"),
+    ("name", "service", "identity", "parameters"),
     [
-        ("GetSecretValue", "secretsmanager", True),
-        ("GetSecretValue", "secretsmanager", None),  # flattened records omit readOnly; the call is a read
-        ("ListAccounts", "organizations", True),
-        ("ListParents", "organizations", True),
-        ("DescribeAccount", "organizations", None),
-        ("AssumeRole", "sts", True),
+        ("GetSecretValue", "secretsmanager", FUNCTION_ROLE, None),
+        ("Decrypt", "kms", FUNCTION_ROLE, None),
+        ("ListAccounts", "organizations", LOOKUP_ROLE, None),
+        ("DescribeAccount", "organizations", LOOKUP_ROLE, None),
+        (
+            "AssumeRole",
+            "sts",
+            CROSS_ACCOUNT,
+            {"roleArn": "arn:aws:iam::999988887777:role/events2panther-org-lookup", "roleSessionName": "x"},
+        ),
     ],
 )
-def test_the_forwarders_own_read_calls_are_filtered(name: str, service: str, read_only: bool | None) -> None:
-    result = map_event(call(name, service, readOnly=read_only))
+def test_the_forwarders_own_calls_are_filtered_by_who_made_them(
+    name: str, service: str, identity: dict[str, Any], parameters: Any
+) -> None:
+    result = map_event(call(name, service, identity=identity, request=parameters))
 
     assert result.status is MapStatus.FILTERED
     assert "feedback-loop" in result.reason
@@ -217,18 +244,31 @@ def test_the_forwarders_own_read_calls_are_filtered(name: str, service: str, rea
 
 
 @pytest.mark.parametrize(
-    ("name", "service", "read_only"),
+    ("name", "service", "identity", "parameters", "detail"),
     [
-        ("GetSecretValue", "secretsmanager", False),  # an explicit write flag is respected
-        ("PutSecretValue", "secretsmanager", False),
-        ("BatchGetSecretValue", "secretsmanager", True),
-        ("MoveAccount", "organizations", False),
-        ("GetCallerIdentity", "sts", True),
-        ("Decrypt", "kms", True),
+        # The same calls by anyone else are forwarded: a human reading the secret...
+        ("GetSecretValue", "secretsmanager", HUMAN, None, {}),
+        ("ListAccounts", "organizations", HUMAN, None, {}),
+        # ... another account assuming one of ours (not a forwarder role)...
+        ("AssumeRole", "sts", CROSS_ACCOUNT, {"roleArn": "arn:aws:iam::999988887777:role/Admin"}, {}),
+        # ... and a refused attempt at the forwarder's role (its trust admits only the forwarder).
+        (
+            "AssumeRole",
+            "sts",
+            CROSS_ACCOUNT,
+            {"roleArn": "arn:aws:iam::999988887777:role/events2panther-org-lookup"},
+            {"errorCode": "AccessDenied"},
+        ),
+        ("Decrypt", "kms", ROLE, None, {}),
     ],
 )
-def test_other_calls_of_those_services_are_not_filtered(name: str, service: str, read_only: bool) -> None:
-    assert map_event(call(name, service, readOnly=read_only)).status is MapStatus.MAPPED
+def test_the_same_calls_by_others_are_forwarded(
+    name: str, service: str, identity: dict[str, Any], parameters: Any, detail: dict[str, Any]
+) -> None:
+    assert (
+        map_event(call(name, service, identity=identity, request=parameters, **detail)).status
+        is MapStatus.MAPPED
+    )
 
 
 def test_service_event_with_a_failed_state_is_minor() -> None:

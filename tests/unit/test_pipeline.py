@@ -149,7 +149,11 @@ def test_filtered_events_are_acknowledged_without_delivery() -> None:
                 "eventSource": "secretsmanager.amazonaws.com",
                 "eventName": "GetSecretValue",
                 "readOnly": True,
-                "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/r/s"},
+                # The forwarder's own function role (central stack events2panther-central).
+                "userIdentity": {
+                    "type": "AssumedRole",
+                    "arn": "arn:aws:sts::1:assumed-role/events2panther-central-FunctionRole-AB12/fn",
+                },
             },
         }
     )

@@ -44,7 +44,7 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "MaximumBatchingWindowInSeconds": "5",
     "MaximumConcurrency": "5",
     "DeliveryConcurrency": "25",
-    "ReservedConcurrency": "10",
+    "ReservedConcurrency": "0",
     "MaxReceiveCount": "5",
     "FunctionMemorySize": "256",
     "FunctionTimeout": "60",
@@ -63,6 +63,9 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "ManagementRegions": "",
     "MemberStackSetName": "events2panther-member",
     "ReadEnabledRegions": "true",
+    "ForwarderName": "events2panther-forwarder",
+    "AlarmEmail": "",
+    "AlarmTopicArn": "",
 }
 REQUIRED_ENVIRONMENT = {
     constants.PANTHER_URL,
@@ -145,6 +148,12 @@ def resolve(node: Any, template: dict[str, Any], params: dict[str, str]) -> Any:
         return left == right
     if "Fn::Not" in node:
         return not resolve(node["Fn::Not"][0], template, params)
+    if "Fn::And" in node:
+        return all(resolve(item, template, params) for item in node["Fn::And"])
+    if "Fn::Or" in node:
+        return any(resolve(item, template, params) for item in node["Fn::Or"])
+    if "Condition" in node:
+        return condition_true(template, node["Condition"], params)
     if "Fn::Join" in node:
         separator, items = node["Fn::Join"]
         return separator.join(resolve(items, template, params))
@@ -237,7 +246,16 @@ def test_function_runtime_and_sizing(template: dict[str, Any]) -> None:
     }
     assert function["MemorySize"] == {"Ref": "FunctionMemorySize"}
     assert function["Timeout"] == {"Ref": "FunctionTimeout"}
-    assert function["ReservedConcurrentExecutions"] == {"Ref": "ReservedConcurrency"}
+    # Optional: new accounts often have a concurrency quota of 10, and Lambda refuses a reservation that
+    # leaves fewer than min(100, quota) unreserved. 0 (the default) sets none.
+    reserved = function["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert not condition_true(template, "HasReservedConcurrency", parameter_values(template, {}))
+    assert condition_true(
+        template, "HasReservedConcurrency", parameter_values(template, {"ReservedConcurrency": "10"})
+    )
 
 
 def test_environment_names_are_the_handlers(template: dict[str, Any]) -> None:
@@ -304,11 +322,69 @@ def test_event_source_mapping(template: dict[str, Any]) -> None:
     assert "FunctionPolicy" in mapping["DependsOn"]
 
 
-def test_every_queue_is_encrypted_with_the_central_key(template: dict[str, Any]) -> None:
+def test_every_queue_is_encrypted_and_eventbridge_writes_only_to_sse_sqs(template: dict[str, Any]) -> None:
+    # EventBridge's KMS calls through SQS meet no documented key-policy condition: the queues it writes to
+    # use SQS-managed keys, so no key policy can make it drop events. The function's own DLQ keeps the CMK.
     queues = resources(template, "AWS::SQS::Queue")
-    assert set(queues) == {"BufferQueue", "BufferDeadLetterQueue", "RuleDeadLetterQueue"}
-    for queue in queues.values():
-        assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "Key"}
+    assert {"BufferQueue", "BufferDeadLetterQueue", "RuleDeadLetterQueue"} <= set(queues)
+    written_by_eventbridge = {
+        target["Arn"]["Fn::GetAtt"][0]
+        for rule in resources(template, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+        if "Fn::GetAtt" in target["Arn"]
+    } | {
+        target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        for rule in resources(template, "AWS::Events::Rule").values()
+        for target in rule["Properties"].get("Targets", [])
+        if "DeadLetterConfig" in target
+    }
+    assert {"BufferQueue", "RuleDeadLetterQueue"} <= written_by_eventbridge
+    for name, queue in queues.items():
+        if name in written_by_eventbridge:
+            assert queue["Properties"]["SqsManagedSseEnabled"] is True
+            assert "KmsMasterKeyId" not in queue["Properties"]
+        else:
+            assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "Key"}
+
+
+def test_what_holds_undelivered_events_outlives_the_stack(template: dict[str, Any]) -> None:
+    for name in ("Key", "BufferDeadLetterQueue", "RuleDeadLetterQueue"):
+        assert template["Resources"][name]["DeletionPolicy"] == "Retain", name
+        assert template["Resources"][name]["UpdateReplacePolicy"] == "Retain", name
+
+
+def test_large_batches_need_a_batching_window_rule(template: dict[str, Any]) -> None:
+    # Lambda refuses BatchSize > 10 with MaximumBatchingWindowInSeconds 0; the stack refuses it first.
+    rule = template["Rules"]["LargeBatchesNeedABatchingWindow"]
+    assert rule["RuleCondition"] == {"Fn::Equals": [{"Ref": "MaximumBatchingWindowInSeconds"}, "0"]}
+    (assertion,) = rule["Assertions"]
+    allowed, ref = assertion["Assert"]["Fn::Contains"]
+    assert ref == {"Ref": "BatchSize"}
+    assert sorted(int(v) for v in allowed) == list(range(1, 11))
+
+
+def test_alarms_notify_the_chosen_topic(template: dict[str, Any]) -> None:
+    alarms = resources(template, "AWS::CloudWatch::Alarm")
+    assert alarms
+    action = {
+        "Fn::If": [
+            "NotifiesAlarms",
+            [{"Fn::If": ["HasAlarmTopicArn", {"Ref": "AlarmTopicArn"}, {"Ref": "AlarmTopic"}]}],
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == action, name
+        assert alarm["Properties"]["OKActions"] == action, name
+    none, email = (
+        parameter_values(template, {}),
+        parameter_values(template, {"AlarmEmail": "ops@example.com"}),
+    )
+    topic = parameter_values(template, {"AlarmTopicArn": "arn:aws:sns:eu-west-1:111122223333:chat"})
+    assert not condition_true(template, "NotifiesAlarms", none)
+    assert condition_true(template, "CreatesAlarmTopic", email)
+    assert not condition_true(template, "CreatesAlarmTopic", {**topic, "AlarmEmail": "ops@example.com"})
+    assert condition_true(template, "NotifiesAlarms", topic)
 
 
 def test_dead_letter_queues_outlive_the_buffer(template: dict[str, Any]) -> None:
@@ -364,15 +440,21 @@ def test_bus_policy_admits_the_organisation_only(template: dict[str, Any]) -> No
     assert statement["Resource"] == {"Fn::GetAtt": ["Bus", "Arn"]}
     conditions = expand_if(statement["Condition"], template)
     assert len(conditions) == 2
+    # The organisation AND the member template's forwarder role name (deterministic per region).
+    forwarder = {"aws:PrincipalArn": {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${ForwarderName}-*"}}
     for condition in conditions:
         assert condition["StringEquals"] == {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
+        assert condition["ArnLike"] == forwarder
     with_paths = [c for c in conditions if "ForAnyValue:StringLike" in c]
     assert with_paths == [
         {
             "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}},
             "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": {"Ref": "AllowedOrgPaths"}},
+            "ArnLike": forwarder,
         }
     ]
+    # An Allow only: the central account's own principals (the watchdog) must not meet a Deny here.
+    assert statement["Effect"] == "Allow"
     # The OU paths apply exactly when some are given.
     chosen = statement["Condition"]["Fn::If"][0]
     with_ou = parameter_values(template, {"AllowedOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"})
@@ -449,7 +531,9 @@ def key_statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["Sid"]: s for s in props(template, "Key")["KeyPolicy"]["Statement"]}
 
 
-def test_key_policy_lets_the_function_and_eventbridge_use_the_key(template: dict[str, Any]) -> None:
+def test_key_policy_lets_the_function_use_the_key_and_not_eventbridge_for_queues(
+    template: dict[str, Any],
+) -> None:
     statements = key_statements(template)
     function = [
         s for s in statements.values() if s["Principal"] == {"AWS": {"Fn::GetAtt": ["FunctionRole", "Arn"]}}
@@ -461,9 +545,8 @@ def test_key_policy_lets_the_function_and_eventbridge_use_the_key(template: dict
     ]
     assert len(function) == 1
     assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(function[0]["Action"])
-    assert len(events) == 1
-    assert {"kms:Decrypt", "kms:GenerateDataKey"} <= set(events[0]["Action"])
-    assert events[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # The queues EventBridge writes use SSE-SQS: no statement for it here (the archive's is separate).
+    assert events == []
     assert props(template, "Key")["EnableKeyRotation"] is True
 
 
@@ -531,4 +614,4 @@ def test_idempotency_outlives_every_replay_window(template: dict[str, Any]) -> N
         for name in ("BufferDeadLetterQueue", "RuleDeadLetterQueue")
     )
     archive_days = int(template["Parameters"]["ArchiveRetentionDays"]["Default"])
-    assert DEFAULT_TTL_S >= max(dlq_retention, archive_days * 86400)
+    assert max(dlq_retention, archive_days * 86400) <= DEFAULT_TTL_S

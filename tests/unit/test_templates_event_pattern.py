@@ -173,11 +173,55 @@ def samples() -> list[tuple[str, Event]]:
     ]
 
 
-def is_own_call(event: Event, own: frozenset[str]) -> bool:
+FORWARDER_PREFIX = "events2panther-"
+FUNCTION_ROLE = "events2panther-central-FunctionRole-AB12CD34"
+
+
+def is_own_call(event: Event, own: frozenset[str] = frozenset()) -> bool:
+    """Made by a session of one of the forwarder's roles (all are named events2panther-...)."""
     detail = event.get("detail")
-    return (
-        event.get("detail-type") == API_CALL and isinstance(detail, dict) and detail.get("eventName") in own
-    )
+    if event.get("detail-type") != API_CALL or not isinstance(detail, dict):
+        return False
+    issuer = ((detail.get("userIdentity") or {}).get("sessionContext") or {}).get("sessionIssuer") or {}
+    return str(issuer.get("userName", "")).startswith(FORWARDER_PREFIX)
+
+
+KMS_DATA_KEY_CALLS = frozenset(
+    {"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncrypt"}
+)
+
+
+def is_noise(event: Event) -> bool:
+    """The default pattern's noise filters: AWS services' own AssumeRole and KMS data-key calls."""
+    detail = event.get("detail")
+    if event.get("detail-type") != API_CALL or not isinstance(detail, dict):
+        return False
+    identity = detail.get("userIdentity") or {}
+    by_service = identity.get("type") == "AWSService"
+    name = detail.get("eventName")
+    if name == "AssumeRole":
+        return by_service
+    return name in KMS_DATA_KEY_CALLS and (by_service or "invokedBy" in identity)
+
+
+def as_forwarder(event: Event, role: str = FUNCTION_ROLE, account: str = "111122223333") -> Event:
+    """The same record, made by a session of the forwarder's role `role`."""
+    event = copy.deepcopy(event)
+    event["detail"]["userIdentity"] = {
+        "type": "AssumedRole",
+        "principalId": "AROAEXAMPLE:events2panther",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/events2panther",
+        "accountId": account,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            }
+        },
+    }
+    return event
 
 
 def sample_of(samples: list[tuple[str, Event]], source: str, event_name: str) -> Event:
@@ -230,13 +274,49 @@ def test_pattern_takes_aws_sources_only(raw_pattern: str) -> None:
 def test_pattern_forwards_every_family(
     family: str, pattern: EventPattern, samples: list[tuple[str, Event]]
 ) -> None:
-    own = forwarder_calls()
     members = [
-        (name, event) for name, event in samples if FAMILIES[family](event) and not is_own_call(event, own)
+        (name, event)
+        for name, event in samples
+        if FAMILIES[family](event) and not is_own_call(event) and not is_noise(event)
     ]
     assert members, f"no sample of {family}: the test would prove nothing"
     missed = [name for name, event in members if not pattern.matches_event(event)]
     assert missed == []
+
+
+def test_noise_filters_drop_only_aws_services_own_calls(
+    pattern: EventPattern, samples: list[tuple[str, Event]]
+) -> None:
+    # Measured on the shared corpus: the noise filters take out AWS services' AssumeRole and KMS data-key
+    # calls, and nothing a person or an application made.
+    api = [event for _, event in samples if event.get("detail-type") == API_CALL]
+    noise = [event for event in api if is_noise(event)]
+    assert noise, "no noise sample: the test would prove nothing"
+    assert not any(pattern.matches_event(event) for event in noise)
+    # The same records made by a person (the service identity replaced) pass.
+    for event in noise:
+        person = copy.deepcopy(event)
+        person["detail"]["userIdentity"] = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/alice"}
+        assert pattern.matches_event(person)
+    # A KMS data-key call an AWS service makes on a role's behalf (invokedBy) is noise; made by the role
+    # itself it is forwarded.
+    decrypt = sample_of(samples, "aws.kms", "Decrypt")
+    through_s3 = copy.deepcopy(decrypt)
+    through_s3["detail"]["userIdentity"]["invokedBy"] = "s3.amazonaws.com"
+    assert pattern.matches_event(decrypt)
+    assert not pattern.matches_event(through_s3)
+
+
+def test_the_documented_pattern_without_noise_filters_is_the_default_minus_them(
+    pattern: EventPattern, raw_pattern: str, samples: list[tuple[str, Event]]
+) -> None:
+    variant_text = (ROOT / "member" / "patterns" / "no-noise-filters.json").read_text()
+    variant = EventPattern.load(variant_text)
+    assert len(json.dumps(json.loads(variant_text), separators=(",", ":"))) <= PATTERN_MAX_CHARS
+    for _, event in samples:
+        expected = pattern.matches_event(event) or (is_noise(event) and not is_own_call(event))
+        assert variant.matches_event(event) is expected
+        assert not variant.matches_event(as_forwarder(event)) or event.get("detail-type") != API_CALL
 
 
 def test_pattern_leaves_out_everything_else(pattern: EventPattern, samples: list[tuple[str, Event]]) -> None:
@@ -249,43 +329,85 @@ def test_pattern_leaves_out_everything_else(pattern: EventPattern, samples: list
     assert taken == []
 
 
-def test_real_get_secret_value_event_is_not_forwarded(
+def test_a_human_reading_a_secret_is_forwarded_the_forwarder_reading_its_token_is_not(
     pattern: EventPattern, samples: list[tuple[str, Event]]
 ) -> None:
-    event = sample_of(samples, "aws.secretsmanager", "GetSecretValue")
-    assert not pattern.matches_event(event)
+    # GIVEN a real GetSecretValue made by a person (an SSO session)
+    event = next(
+        e
+        for _, e in samples
+        if e.get("source") == "aws.secretsmanager"
+        and e["detail"].get("eventName") == "GetSecretValue"
+        and (e["detail"].get("userIdentity") or {}).get("sessionContext")
+    )
+    # THEN it is forwarded, and the same record made by the forwarder's function role is not
+    assert pattern.matches_event(event)
+    assert not pattern.matches_event(as_forwarder(event))
 
 
-def test_real_samples_of_the_forwarders_own_calls_are_not_forwarded(
+def test_a_human_assume_role_from_another_account_is_forwarded(
+    pattern: EventPattern, samples: list[tuple[str, Event]]
+) -> None:
+    # Real AssumeRole samples made by people and other accounts (IAM users, AWSAccount callers).
+    people = [
+        e
+        for _, e in samples
+        if e.get("source") == "aws.sts"
+        and e["detail"].get("eventName") == "AssumeRole"
+        and (e["detail"].get("userIdentity") or {}).get("type") in {"IAMUser", "AWSAccount"}
+    ]
+    assert any((e["detail"]["userIdentity"]).get("type") == "AWSAccount" for e in people)
+    assert people and all(pattern.matches_event(e) for e in people)
+    # ... and the lookup role's own sessions are not.
+    assert not any(pattern.matches_event(as_forwarder(e, "events2panther-org-lookup")) for e in people)
+
+
+def test_real_samples_of_the_forwarders_calls_are_forwarded_unless_the_forwarder_made_them(
     pattern: EventPattern, samples: list[tuple[str, Event]]
 ) -> None:
     own = forwarder_calls()
-    found = [(name, event) for name, event in samples if is_own_call(event, own)]
+    named = [
+        (name, event)
+        for name, event in samples
+        if event.get("detail-type") == API_CALL and event["detail"].get("eventName") in own
+    ]
     # GetSecretValue, Decrypt, AssumeRole and DescribeAccount at least exist as real samples.
-    assert {event["detail"]["eventName"] for _, event in found} >= {
+    assert {event["detail"]["eventName"] for _, event in named} >= {
         "GetSecretValue",
         "Decrypt",
         "AssumeRole",
         "DescribeAccount",
     }
-    assert [name for name, event in found if pattern.matches_event(event)] == []
+    # Made by a forwarder role: none is forwarded (the feedback-loop guard is the caller).
+    assert [name for name, event in named if pattern.matches_event(as_forwarder(event))] == []
+    # As recorded (other principals): all are forwarded but AWS services' own AssumeRole (noise filter).
+    kept_out = [
+        (event["detail"]["eventName"], event["detail"]["userIdentity"].get("type"))
+        for _, event in named
+        if not pattern.matches_event(event)
+    ]
+    assert kept_out == [("AssumeRole", "AWSService")]
 
 
 def test_none_of_the_forwarders_calls_can_feed_back(
     pattern: EventPattern, samples: list[tuple[str, Event]]
 ) -> None:
-    # A real read-only Organizations record, renamed to each call the forwarder's roles may make.
+    # A real read-only Organizations record, renamed to each call the forwarder's roles may make, made by
+    # each of the forwarder's roles.
     base = sample_of(samples, "aws.organizations", "DescribeAccount")
     own = forwarder_calls()
     assert {"ListAccounts", "ListParents", "ListTagsForResource", "GetSecretValue", "PutEvents"} <= own
+    roles = (FUNCTION_ROLE, "events2panther-org-lookup", "events2panther-forwarder-eu-west-1")
     fed_back = []
+    for role in roles:
+        for name in sorted(own):
+            event = as_forwarder(base, role)
+            event["detail"]["eventName"] = name
+            if pattern.matches_event(event):
+                fed_back.append((role, name))
+    assert fed_back == []
+    # The same calls by the record's own principal (not the forwarder) are forwarded: the guard is who.
     for name in sorted(own):
         event = copy.deepcopy(base)
         event["detail"]["eventName"] = name
-        if pattern.matches_event(event):
-            fed_back.append(name)
-    assert fed_back == []
-    # The same record under a name the forwarder never calls is forwarded: the exclusion is by name.
-    other = copy.deepcopy(base)
-    other["detail"]["eventName"] = "CreateAccount"
-    assert pattern.matches_event(other)
+        assert pattern.matches_event(event), name

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 FOURTEEN_DAYS_S = 14 * 24 * 3600
+RULE_ARN = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${ForwarderName}"
 # Properties that give a resource a fixed physical name. In a template deployed to every region of an
 # account, a fixed IAM name collides in the second region; the other names are avoided as well so that
 # two stacks of this template never collide anywhere.
@@ -57,12 +58,27 @@ def test_plain_cloudformation_for_a_service_managed_stackset(template: dict[str,
     assert "AWS::CloudFormation::Stack" not in types
 
 
-def test_no_resource_has_a_fixed_name(template: dict[str, Any]) -> None:
+# Fixed on purpose: the central bus policy names the forwarder role (aws:PrincipalArn) and the role's
+# trust policy names the rule (aws:SourceArn). The role name carries the region (IAM names are global);
+# a rule name is per region and bus already.
+DELIBERATELY_NAMED = {
+    "ForwarderRole": {"RoleName": {"Fn::Sub": "${ForwarderName}-${AWS::Region}"}},
+    "ForwardRule": {"Name": {"Ref": "ForwarderName"}},
+}
+
+
+def test_no_resource_has_a_fixed_name_but_the_forwarders(template: dict[str, Any]) -> None:
     named = {
-        name: sorted(set(res.get("Properties", {})) & FIXED_NAME_PROPERTIES)
+        name: {key: res["Properties"][key] for key in set(res.get("Properties", {})) & FIXED_NAME_PROPERTIES}
         for name, res in template["Resources"].items()
     }
-    assert {name: props for name, props in named.items() if props} == {}
+    for name, expected in DELIBERATELY_NAMED.items():
+        assert named[name] == expected, name
+    pattern = template["Parameters"]["ForwarderName"]["AllowedPattern"]
+    # <name>-<region> fits IAM's 64 characters for the longest region names.
+    assert re.fullmatch(pattern, "x" * 49)
+    assert not re.fullmatch(pattern, "x" * 50)
+    assert len("x" * 49 + "-ap-southeast-2") <= 64
 
 
 def test_parameters_of_the_contract(template: dict[str, Any]) -> None:
@@ -114,7 +130,7 @@ def test_rule_on_the_default_bus_with_the_pattern_and_state_parameters(template:
     assert props["State"] == {"Ref": "RuleState"}
 
 
-def test_one_target_the_central_bus_through_the_role_with_dlq_and_retries(template: dict[str, Any]) -> None:
+def test_one_target_the_central_bus_through_the_role_with_dlq(template: dict[str, Any]) -> None:
     _, rule = only(template, "AWS::Events::Rule")
     role_name = "ForwarderRole"
     queue_name, _ = only(template, "AWS::SQS::Queue")
@@ -122,7 +138,9 @@ def test_one_target_the_central_bus_through_the_role_with_dlq_and_retries(templa
     assert target["Arn"] == {"Ref": "CentralEventBusArn"}
     assert target["RoleArn"] == {"Fn::GetAtt": [role_name, "Arn"]}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_name, "Arn"]}
-    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    # AWS documents RetryPolicy as not supported for event bus targets; EventBridge's default (24 h, 185
+    # attempts) applies.
+    assert "RetryPolicy" not in target
 
 
 def test_role_may_only_put_events_on_the_central_bus(template: dict[str, Any]) -> None:
@@ -130,7 +148,11 @@ def test_role_may_only_put_events_on_the_central_bus(template: dict[str, Any]) -
     props = role["Properties"]
     (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # Only this stack's rule (its ARN from the rule's fixed name: no circular GetAtt) may pass the role.
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnEquals": {"aws:SourceArn": {"Fn::Sub": RULE_ARN}},
+    }
     statements = [s for policy in props["Policies"] for s in policy["PolicyDocument"]["Statement"]]
     assert statements == [
         {"Effect": "Allow", "Action": "events:PutEvents", "Resource": {"Ref": "CentralEventBusArn"}}
@@ -143,6 +165,8 @@ def test_dead_letter_queue_is_encrypted_and_keeps_messages_fourteen_days(templat
     assert props["SqsManagedSseEnabled"] is True
     assert props["MessageRetentionPeriod"] == FOURTEEN_DAYS_S
     assert "FifoQueue" not in props  # EventBridge dead-letter queues must be standard queues
+    # It may hold the only copy of undelivered events: kept when the stack instance goes.
+    assert queue["DeletionPolicy"] == queue["UpdateReplacePolicy"] == "Retain"
 
 
 def test_only_this_rule_may_write_to_the_dead_letter_queue(template: dict[str, Any]) -> None:
@@ -161,6 +185,10 @@ def test_only_this_rule_may_write_to_the_dead_letter_queue(template: dict[str, A
 def test_dead_letter_queue_depth_alarm(template: dict[str, Any]) -> None:
     queue_name, _ = only(template, "AWS::SQS::Queue")
     _, alarm = only(template, "AWS::CloudWatch::Alarm")
+    # Off by default (~$0.10 per account x region per month); `e2p status` reads the depths instead.
+    assert alarm["Condition"] == "DeadLetterAlarmOn"
+    assert template["Parameters"]["DeadLetterAlarm"]["Default"] == "false"
+    assert template["Conditions"]["DeadLetterAlarmOn"] == {"Fn::Equals": [{"Ref": "DeadLetterAlarm"}, "true"]}
     props = alarm["Properties"]
     assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_name, "QueueName"]}}]

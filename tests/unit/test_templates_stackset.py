@@ -31,8 +31,8 @@ def test_contract_values(definition: dict[str, Any]) -> None:
     assert definition["Description"].strip()
     assert definition["PermissionModel"] == "SERVICE_MANAGED"
     assert definition["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
-    # The member template creates an IAM role with a generated name.
-    assert definition["Capabilities"] == ["CAPABILITY_IAM"]
+    # The member template names its forwarder role (the central bus policy admits it by name).
+    assert definition["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
     assert definition["ManagedExecution"] == {"Active": True}
     assert definition["CallAs"] == "SELF"
     assert "us-east-1" in definition["MandatoryRegions"]
@@ -52,9 +52,13 @@ def test_operation_preferences(definition: dict[str, Any]) -> None:
     assert 1 <= prefs["MaxConcurrentPercentage"] <= 100
 
 
-def test_the_stackset_needs_no_capability_the_member_template_lacks() -> None:
+def test_the_stackset_has_the_capability_the_member_template_needs(definition: dict[str, Any]) -> None:
     member, errors = decode_str((ROOT / "member" / "template.yaml").read_text())
     assert not errors
     roles = [r for r in member["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
     assert roles
-    assert not any("RoleName" in r["Properties"] for r in roles)
+    # A named IAM resource needs CAPABILITY_NAMED_IAM (CloudFormation refuses the stack otherwise).
+    if any("RoleName" in r["Properties"] for r in roles):
+        assert "CAPABILITY_NAMED_IAM" in definition["Capabilities"]
+    else:
+        assert {"CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"} & set(definition["Capabilities"])

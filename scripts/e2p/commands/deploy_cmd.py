@@ -4,6 +4,7 @@ the member stacks of the management account, in that order; then the Panther tok
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -81,6 +82,11 @@ def _preflight(ctx: CommandContext) -> None:
 @click.option("--token-stdin", is_flag=True, help="Read the Panther API token from stdin (needs --yes).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
+    "--activate-trusted-access",
+    is_flag=True,
+    help="If trusted access for StackSets is off, activate it (an organisation-wide setting).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Also update stacks of the configured names that lack e2p's managed-by tag (adopting them).",
@@ -112,6 +118,7 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
     mappings_path: Path | None,
     skip_preflight: bool,
     force: bool,
+    activate_trusted_access: bool,
 ) -> None:
     """Deploy or update everything; a second run with the same inputs changes nothing.
 
@@ -140,7 +147,19 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
         ctx.output.progress(line)
     if not yes:
         click.confirm("Deploy?", abort=True, err=True)
-    results = Deployment(ctx, wheelhouse=wheelhouse, mappings=mappings, force=force).run(token)
+    consent: bool | Callable[[], bool] = activate_trusted_access
+    if not activate_trusted_access and interactive:
+
+        def consent() -> bool:
+            return click.confirm(
+                "Trusted access for StackSets is off; activate it for the organisation?",
+                default=False,
+                err=True,
+            )
+
+    results = Deployment(
+        ctx, activate_trusted_access=consent, wheelhouse=wheelhouse, mappings=mappings, force=force
+    ).run(token)
     ctx.output.results("e2p deploy", results)
     if results.failed:
         sys.exit(exit_codes.FAILED)

@@ -8,8 +8,8 @@ import click
 
 from e2p.config.validators import ACCOUNT_ID
 from e2p.console import exit_codes
-from e2p.console.options import GlobalOptions, global_options, load_context, usage_errors
-from e2p.ops.test_event import TestEventSender, Verdict
+from e2p.console.options import GlobalOptions, UsageFailure, global_options, load_context, usage_errors
+from e2p.ops.test_event import CentralTestEventError, TestEventSender, Verdict
 
 VERDICT_STYLES = {
     Verdict.VERIFIED: "green",
@@ -51,7 +51,10 @@ def send_test_event_command(
     time; 2 usage, config or credentials error.
     """
     ctx = load_context(options)
-    report = TestEventSender(ctx).run(account, options.region, central, timeout)
+    try:
+        report = TestEventSender(ctx).run(account, options.region, central, timeout)
+    except CentralTestEventError as exc:
+        raise UsageFailure(str(exc)) from exc
     if ctx.output.json:
         ctx.output.emit_json(report.as_json())
     else:

@@ -21,6 +21,8 @@ from e2p.exceptions import SettingsError
 
 DEFAULT_CONFIG_FILE: Final = "e2p.toml"
 DEFAULT_CENTRAL_STACK: Final = "events2panther-central"
+# Every role of the forwarder is named with this prefix (handler/mappers/feedback_loop.py).
+FORWARDER_ROLE_PREFIX: Final = "events2panther-"
 DEFAULT_MEMBER_STACK: Final = "events2panther-member"
 DEFAULT_LOOKUP_STACK: Final = "events2panther-org-lookup"
 DEFAULT_LOOKUP_ROLE: Final = "events2panther-org-lookup"
@@ -73,7 +75,8 @@ FUNCTION_SETTINGS: Final[Mapping[str, FunctionSetting]] = {
     "maximum_batching_window_seconds": _int_setting("MaximumBatchingWindowInSeconds", 0, 300),
     "maximum_concurrency": _int_setting("MaximumConcurrency", 2, 1000),
     "delivery_concurrency": _int_setting("DeliveryConcurrency", 1, 64),
-    "reserved_concurrency": _int_setting("ReservedConcurrency", 1, 10000),
+    # 0 = no reservation (the template's default): new accounts may have a quota of 10 and cannot reserve.
+    "reserved_concurrency": _int_setting("ReservedConcurrency", 0, 10000),
     "max_receive_count": _int_setting("MaxReceiveCount", 1, 1000),
     "memory_size": _int_setting("FunctionMemorySize", 128, 10240),
     "timeout_seconds": _int_setting("FunctionTimeout", 1, 900),
@@ -159,6 +162,17 @@ class Settings:
             f"management.regions: added {region} (global services emit their events there only)"
             for region in self.management.added_regions
         ]
+        # The member pattern and the handler recognise the forwarder's own calls by role name prefix;
+        # the central functions' roles are named after the stack (CloudFormation-generated names).
+        for key, name in (
+            ("central.stack_name", self.central.stack_name),
+            ("management.lookup_role_name", self.management.lookup_role_name),
+        ):
+            if not name.startswith(FORWARDER_ROLE_PREFIX):
+                notes.append(
+                    f"{key}: {name!r} does not start with {FORWARDER_ROLE_PREFIX!r}; the feedback-loop guard "
+                    "will not recognise its roles' own API calls (they may be forwarded back to Panther)"
+                )
         return notes
 
 
@@ -241,6 +255,26 @@ def _parse_organization(section: _Section) -> OrganizationSettings:
     return settings
 
 
+# The central template's BatchSize default, for a config that sets only the window.
+TEMPLATE_BATCH_SIZE: Final = 100
+LARGEST_BATCH_WITHOUT_WINDOW: Final = 10
+
+
+def _check_batching_window(section: _Section, parameters: Mapping[str, str]) -> None:
+    """Lambda refuses an SQS mapping with BatchSize > 10 and MaximumBatchingWindowInSeconds 0."""
+    window = parameters.get("MaximumBatchingWindowInSeconds")
+    if window is None or int(window) > 0:
+        return
+    batch = int(parameters.get("BatchSize", TEMPLATE_BATCH_SIZE))
+    if batch > LARGEST_BATCH_WITHOUT_WINDOW:
+        raise SettingsError(
+            section.key("maximum_batching_window_seconds"),
+            f"must be at least 1 when batch_size is above {LARGEST_BATCH_WITHOUT_WINDOW} "
+            f"(batch_size is {batch}{'' if 'BatchSize' in parameters else ', the template default'}); "
+            "Lambda refuses it otherwise",
+        )
+
+
 def _parse_function(section: _Section) -> dict[str, str]:
     parameters: dict[str, str] = {}
     for key, setting in FUNCTION_SETTINGS.items():
@@ -249,7 +283,8 @@ def _parse_function(section: _Section) -> dict[str, str]:
     section.finish()
     reserved = parameters.get("ReservedConcurrency")
     maximum = parameters.get("MaximumConcurrency")
-    if reserved is not None and maximum is not None and int(reserved) < int(maximum):
+    _check_batching_window(section, parameters)
+    if reserved is not None and maximum is not None and 0 < int(reserved) < int(maximum):
         # The event source mapping would be throttled by the function's own reservation.
         raise SettingsError(
             section.key("reserved_concurrency"), f"must be at least maximum_concurrency ({maximum})"

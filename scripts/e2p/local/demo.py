@@ -237,7 +237,8 @@ class Demo:
 
         self.say("e2p deploy: central stack, lookup role, StackSet to OUs x regions, management stacks")
         ctx = load_context(target.global_options(endpoint))
-        results = Deployment(ctx, mappings=self.mappings).run(self.token)
+        # A fresh local organisation: trusted access for StackSets is activated as an operator would.
+        results = Deployment(ctx, activate_trusted_access=True, mappings=self.mappings).run(self.token)
         if results.failed:
             failures = "; ".join(
                 f"{item.step} {item.account} {item.region}: {item.detail}".replace("  ", " ")

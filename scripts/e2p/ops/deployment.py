@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from e2p.aws import code_bucket
 from e2p.aws.cfn_template import check_parameters, function_runtime, load_template, template_parameters
 from e2p.aws.fanout import fan_out
+from e2p.aws.lambda_concurrency import check_concurrency
 from e2p.aws.mappings_object import store_mappings
 from e2p.aws.organization import accounts_in_units, describe_organization, stackset_targets
 from e2p.aws.sessions import error_text
@@ -26,6 +27,7 @@ from e2p.aws.stack_parameters import central_parameters, lookup_role_parameters,
 from e2p.aws.stacks import TEMPLATE_BODY_LIMIT, StackDeployer, StackSpec, StackState, format_event
 from e2p.aws.stackset_ops import OperationReport, StackSetManager
 from e2p.aws.token_secret import put_token
+from e2p.aws.trusted_access import ensure_trusted_access
 from e2p.config.mappings_file import MappingsFile
 from e2p.console.options import CommandContext
 from e2p.console.results import Outcome, Results
@@ -73,12 +75,16 @@ class Deployment:
         mappings: MappingsFile | None = None,
         wheelhouse: Path | None = None,
         force: bool = False,
+        activate_trusted_access: Callable[[], bool] | bool = False,
     ) -> None:
         """`mappings`: the organisation's mappings file (`--mappings`), stored in the code bucket
         for the forwarder; None deploys the built-in mappings only."""
         self.ctx = ctx
         self.results = results or Results()
         self._out = ctx.output
+        # Consent to activate trusted access for StackSets when it is off: True/False, or asked late
+        # (a prompt), only if it turns out to be needed.
+        self._activate_trusted_access = activate_trusted_access
         self._mappings = mappings
         self._mappings_key = ""
         # The locked Lambda dependencies from this directory, offline (`--wheelhouse`), not the index.
@@ -129,13 +135,19 @@ class Deployment:
             if stored is None:
                 code = None  # never deploy the function without the file the operator asked for
         outputs = None
-        if org is not None and code is not None:
+        concurrency = self._attempt(
+            "lambda concurrency", central.account_id, central.region, self._concurrency
+        )
+        if org is not None and code is not None and concurrency is not None:
             outputs = self._attempt(
                 "central stack", central.account_id, central.region, lambda: self._central_stack(org, code)
             )
         else:
             self._skip(
-                "central stack", central.account_id, central.region, "organization or package unavailable"
+                "central stack",
+                central.account_id,
+                central.region,
+                "organization, package or Lambda concurrency check failed",
             )
         if outputs is not None and package is not None:
             verified = self._verify_code
@@ -173,6 +185,67 @@ class Deployment:
             "organization", Outcome.OK, facts.management_account_id, "", f"{facts.organization_id}"
         )
         return facts
+
+    def _concurrency(self) -> bool:
+        """Refuse a ReservedConcurrency Lambda would refuse, before CloudFormation fails half-way."""
+        central = self.ctx.settings.central
+        chosen = central.function_parameters
+        reserved = int(chosen.get("ReservedConcurrency", "0"))
+        maximum = int(chosen.get("MaximumConcurrency", "5"))
+        client = self.ctx.sessions.client(self.ctx.sessions.central(), "lambda", central.region)
+        try:
+            settings = client.get_account_settings()
+        except (ClientError, BotoCoreError, NotImplementedError) as exc:
+            if reserved:
+                raise E2PError(
+                    f"cannot read Lambda's account settings to check ReservedConcurrency: {exc}"
+                ) from exc
+            self.results.record(
+                "lambda concurrency",
+                Outcome.SKIPPED,
+                central.account_id,
+                central.region,
+                "no reservation asked",
+            )
+            return True
+        verdict = check_concurrency(settings, reserved, maximum, self._current_reservation(client))
+        if not verdict.ok and reserved:
+            raise E2PError(verdict.detail)
+        if not verdict.ok:
+            self._out.warn(verdict.detail)
+        self.results.record(
+            "lambda concurrency", Outcome.OK, central.account_id, central.region, verdict.detail
+        )
+        return True
+
+    def _current_reservation(self, client: Any) -> int:
+        """The deployed function's reservation (it is given back when the stack changes it)."""
+        central = self.ctx.settings.central
+        try:
+            cfn = self.ctx.sessions.client(self.ctx.sessions.central(), "cloudformation", central.region)
+            resource = cfn.describe_stack_resource(StackName=central.stack_name, LogicalResourceId="Function")
+            name = resource["StackResourceDetail"]["PhysicalResourceId"]
+            return int(
+                client.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions") or 0
+            )
+        except (ClientError, BotoCoreError, KeyError, ValueError):
+            return 0
+
+    def _trusted_access(self, cfn: Any) -> None:
+        definition = self.ctx.definition
+        if definition.permission_model != "SERVICE_MANAGED":
+            return
+        consent = self._activate_trusted_access
+        access = ensure_trusted_access(
+            cfn, definition.call_as, consent if callable(consent) else (lambda: bool(consent))
+        )
+        self.results.record(
+            "trusted access",
+            Outcome.UPDATED if access.activated else Outcome.OK,
+            self.ctx.sessions.caller_account(),
+            definition.region,
+            f"StackSets trusted access {access.detail}",
+        )
 
     def _package(self) -> lambda_package.BuiltPackage:
         project = self.ctx.project
@@ -327,6 +400,7 @@ class Deployment:
             values = self._member_values(outputs)
             check_parameters("member/template.yaml", template_parameters(load_template(body)), values)
             cfn = sessions.client(sessions.admin(), "cloudformation", definition.region)
+            self._trusted_access(cfn)
             organizations = sessions.client(sessions.admin(), "organizations")
             manager = StackSetManager(cfn, definition, self.ctx.poller, self._out.progress)
             before = manager.instances() if manager.describe() is not None else []

@@ -10,17 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from e2p.aws.fanout import fan_out
 from e2p.aws.message_mover import MessageMover, MoveReport, native_move
 from e2p.aws.queue_depths import queue_arn, queue_depth
 from e2p.aws.sessions import error_text
-from e2p.aws.stacks import deployed_outputs
+from e2p.aws.stacks import deployed_outputs, describe, outputs_of
+from e2p.aws.stackset_ops import StackSetManager
 from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError, ReplayError
+from handler.idempotency import DEFAULT_TTL_S
 
 SOURCES: Final = {"buffer": "DeadLetterQueueUrl", "rule": "RuleDeadLetterQueueUrl"}
 REPLAY_DONE: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
@@ -54,6 +57,10 @@ class Replayer:
         if not value:
             raise ReplayError(f"the central stack has no {name} output")
         return value
+
+    def buffer_client(self) -> Any:
+        """The central SQS client (sending to the buffer queue from another thread is safe: clients are)."""
+        return self._sqs
 
     def depth(self, source: str) -> int:
         return queue_depth(self._sqs, self.output(SOURCES[source])).total
@@ -106,6 +113,39 @@ class Replayer:
             str(replay.get("StateReason", "")),
             last.isoformat() if last else "",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberQueueTarget:
+    """A member stack (StackSet instance or management-account stack) whose DLQ may hold events."""
+
+    account: str
+    region: str
+    stack: str
+
+
+def member_targets(
+    ctx: CommandContext, accounts: frozenset[str] | None, regions: frozenset[str] | None
+) -> list[MemberQueueTarget]:
+    """Every member stack of the deployment, narrowed to `accounts` and `regions` when given."""
+    sessions = ctx.sessions
+    definition = ctx.definition
+    manager = StackSetManager(
+        sessions.client(sessions.admin(), "cloudformation", definition.region), definition, ctx.poller
+    )
+    found = [MemberQueueTarget(i.account, i.region, i.stack_id) for i in manager.instances() if i.stack_id]
+    management = ctx.settings.management
+    if management.deploy_member_stacks:
+        management_id = sessions.management_account()
+        found += [
+            MemberQueueTarget(management_id, region, management.member_stack_name)
+            for region in management.regions
+        ]
+    return [
+        t
+        for t in found
+        if (accounts is None or t.account in accounts) and (regions is None or t.region in regions)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +206,73 @@ def replay_dead_letters(replayer: Replayer, source: str, limit: int | None, dry_
     return _guarded(label, "", move)
 
 
+def _member_queue(replayer: Replayer, target: MemberQueueTarget) -> tuple[Any, str]:
+    """The member DLQ's SQS client (through the member access role) and URL."""
+    sessions = replayer.ctx.sessions
+    session = sessions.member(target.account)
+    stack = describe(sessions.client(session, "cloudformation", target.region), target.stack)
+    url = outputs_of(stack or {}).get("DeadLetterQueueUrl")
+    if not url:
+        raise ReplayError(f"stack {target.stack} has no DeadLetterQueueUrl output")
+    return sessions.client(session, "sqs", target.region), url
+
+
+def replay_member_dead_letter(
+    replayer: Replayer, target: MemberQueueTarget, limit: int | None, dry_run: bool
+) -> ReplayRow:
+    """One member account x region DLQ into the central buffer queue (never back onto a bus:
+    PutEvents refuses aws.* sources and would re-stamp the account)."""
+    label = f"member DLQ {target.account} {target.region}"
+    sqs, url = _member_queue(replayer, target)
+    if dry_run:
+        return _would_move(label, queue_depth(sqs, url).total, limit)
+    out = replayer.ctx.output
+    mover = MessageMover(sqs, url, replayer.buffer_client(), replayer.output("BufferQueueUrl"))
+    report = mover.move(limit, progress=lambda moved: out.progress(f"{label}: {moved} moved"))
+    duplicates = (
+        f"; {report.duplicates_possible} may be delivered twice" if report.duplicates_possible else ""
+    )
+    return ReplayRow(
+        label,
+        report.method,
+        report.moved,
+        report.failed,
+        queue_depth(sqs, url).total,
+        (report.error or _codes(report)) + duplicates,
+        report.ok,
+    )
+
+
+def replay_member_dead_letters(
+    replayer: Replayer, targets: list[MemberQueueTarget], limit: int | None, dry_run: bool
+) -> list[ReplayRow]:
+    """Every target, a few at a time; one failing account or region never stops the others."""
+    attempts = fan_out(targets, lambda target: replay_member_dead_letter(replayer, target, limit, dry_run))
+    rows = []
+    for attempt in attempts:
+        if attempt.value is not None:
+            rows.append(attempt.value)
+        else:
+            target = attempt.item
+            label = f"member DLQ {target.account} {target.region}"
+            rows.append(ReplayRow(label, "", detail=error_text(attempt.error or Exception()), ok=False))
+    return rows
+
+
+def beyond_idempotency(start: datetime, now: datetime, ttl_seconds: int = DEFAULT_TTL_S) -> str:
+    """What part of a replay window is older than the idempotency TTL (the handler forgot those
+    deliveries, so replaying them raises Panther's tally again), or "" when none is."""
+    horizon = now - timedelta(seconds=ttl_seconds)
+    if start >= horizon:
+        return ""
+    return (
+        f"; events before {horizon.isoformat(timespec='seconds')} are older than the idempotency TTL "
+        f"({ttl_seconds // 86400} days by default): those already delivered will raise Panther's tally again"
+    )
+
+
 def replay_archive(replayer: Replayer, start: datetime, end: datetime, dry_run: bool) -> ReplayRow:
-    window = f"{start.isoformat()} .. {end.isoformat()}"
+    window = f"{start.isoformat()} .. {end.isoformat()}" + beyond_idempotency(start, datetime.now(UTC))
     if dry_run:
         return ReplayRow("archive", "dry run", detail=window)
 

@@ -8,9 +8,10 @@ instead of being assumed gone. The StackSet is only deleted once it is empty.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from e2p.aws import code_bucket
+from e2p.aws.cfn_template import load_template
 from e2p.aws.fanout import fan_out
 from e2p.aws.sessions import error_text
 from e2p.aws.stacks import StackDeployer, describe, format_event
@@ -20,6 +21,46 @@ from e2p.console.results import Outcome, Results
 from e2p.ops.attempts import attempt_step
 
 T = TypeVar("T")
+
+
+# Why each kind of retained resource outlives the stack, and what to do with it.
+RETAINED_WHY: Final = {
+    "AWS::KMS::Key": (
+        "old token versions, logs and dead letters are encrypted with it; schedule its deletion with "
+        "`aws kms schedule-key-deletion --key-id {id}` once nothing needs them"
+    ),
+    "AWS::SQS::Queue": (
+        "it may hold the only copy of undelivered events; replay or read it, then "
+        "`aws sqs delete-queue --queue-url {id}`"
+    ),
+}
+
+
+def retained_resources(cfn: Any, stack_name: str) -> list[tuple[str, str, str]]:
+    """(logical id, type, physical id) of the stack's resources with DeletionPolicy Retain."""
+    body = cfn.get_template(StackName=stack_name, TemplateStage="Original")["TemplateBody"]
+    template = body if isinstance(body, dict) else load_template(body)
+    retained = {
+        logical
+        for logical, resource in (template.get("Resources") or {}).items()
+        if isinstance(resource, dict) and resource.get("DeletionPolicy") == "Retain"
+    }
+    found = [
+        summary
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
+        for summary in page["StackResourceSummaries"]
+    ]
+    return [
+        (str(r.get("LogicalResourceId")), str(r.get("ResourceType")), str(r.get("PhysicalResourceId")))
+        for r in found
+        if r.get("LogicalResourceId") in retained and r.get("PhysicalResourceId")
+    ]
+
+
+def retained_note(resource: tuple[str, str, str]) -> str:
+    logical, kind, physical = resource
+    why = RETAINED_WHY.get(kind, "DeletionPolicy Retain").format(id=physical)
+    return f"{kind} {logical} {physical} kept: {why}"
 
 
 class Teardown:
@@ -111,6 +152,7 @@ class Teardown:
                     definition.region,
                     f"{len(instances)} deleted",
                 )
+                self._member_queues_note(sorted({i.region for i in instances}))
             self.results.record(
                 "stackset", manager.delete(), admin_account, definition.region, definition.name
             )
@@ -119,6 +161,17 @@ class Teardown:
         # False (instances remain) or None (the step failed): member stacks may still exist.
         if self._attempt("stackset", admin_account, definition.region, delete) is not True:
             self._members_remain = True
+
+    def _member_queues_note(self, regions: list[str]) -> None:
+        self.results.record(
+            "retained",
+            Outcome.SKIPPED,
+            "",
+            ",".join(regions),
+            "member dead-letter queues (DeletionPolicy Retain: they may hold the only copy of events that "
+            "were never forwarded) stay in every account x region; `e2p replay --member` before teardown, "
+            "then delete the empty ones",
+        )
 
     def _management_stacks(self, management_id: str) -> None:
         management = self.ctx.settings.management
@@ -179,11 +232,16 @@ class Teardown:
             parameters = {
                 p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters") or []
             }
+            kept = retained_resources(cfn, central.stack_name) if stack is not None else []
             deployer = self._deployer(session, central.account_id, central.region, central.stack_name)
             outcome = deployer.delete(central.stack_name)
             self.results.record(
                 "central stack", outcome, central.account_id, central.region, central.stack_name
             )
+            for resource in kept:
+                self.results.record(
+                    "retained", Outcome.SKIPPED, central.account_id, central.region, retained_note(resource)
+                )
             default = code_bucket.default_bucket_name(central.account_id, central.region)
             return session, parameters.get("CodeBucket") or central.code_bucket or default
 

@@ -5,8 +5,8 @@ bus, must match the deployed rule's pattern, cross to the central bus, reach the
 be picked up by the function. The default pattern forwards AWS sources only, so the rule matches
 the test source only if the pattern has a branch for it; the command checks that first
 (TestEventPattern against the deployed rule) and says so instead of waiting in vain. `--central`
-skips the member hop and puts the event straight on the central bus (proving the bus policy, the
-central rule, the queue and the function).
+skips the member hop and puts the event straight on the central bus, from the central account in
+the central region (proving the central rule, the queue and the function).
 
 SQS cannot be peeked without taking a message from the function, so the proof looked for is the
 function's own log line carrying the event id (the handler logs it as its correlation id). Delivery
@@ -35,6 +35,23 @@ TEST_DETAIL_TYPE: Final = "Events2Panther Test Event"
 # Log lines of the minutes before the event was sent can still hold it (clock skew between hosts).
 LOG_LOOKBACK_MS: Final = 5 * 60 * 1000
 SHOWN_LOG_LINES: Final = 3
+
+
+class CentralTestEventError(E2PError):
+    """`--central` asked for with another account or region: the central bus has only one of each."""
+
+
+def central_conflict(
+    central_account: str, central_region: str, account: str | None, region: str | None
+) -> str:
+    """Why `--central` cannot be sent from `account`/`region` ("" when it can)."""
+    if region and region != central_region:
+        return f"--central puts the event on the central bus in {central_region}; drop --region {region}"
+    if account and account != central_account:
+        return (
+            f"--central puts the event from the central account {central_account}; drop --account {account}"
+        )
+    return ""
 
 
 class Verdict:
@@ -121,9 +138,20 @@ class TestEventSender:
         bus_arn = outputs.get("EventBusArn", "")
         if not bus_arn:
             raise E2PError("the central stack has no EventBusArn output")
-        account = account or self._sessions.management_account()
-        region = region or self.ctx.definition.regions[0]
-        session = self._sessions.member(account)
+        if central:
+            # The central bus is in the central account and region; PutEvents addresses a bus in the
+            # endpoint's own region, and the bus policy admits only the forwarder roles of other
+            # accounts, so the central account itself puts the event (no bus policy is needed there).
+            home = self.ctx.settings.central
+            conflict = central_conflict(home.account_id, home.region, account, region)
+            if conflict:
+                raise CentralTestEventError(conflict)
+            account, region = home.account_id, home.region
+            session = self._sessions.central()
+        else:
+            account = account or self._sessions.management_account()
+            region = region or self.ctx.definition.regions[0]
+            session = self._sessions.member(account)
         events = self._sessions.client(session, "events", region)
         report = TestEventReport(account, region, bus_arn if central else "default bus", str(uuid.uuid4()))
         sent_at = datetime.now(UTC)

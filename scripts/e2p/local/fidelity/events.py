@@ -31,9 +31,17 @@ AWS behaviour restored, with the documentation fact each rests on:
   AWS does, and counted in the fidelity log. EventBridge needs the DLQ's queue policy to allow
   it sqs:SendMessage, and an SQS target's queue policy likewise; a queue encrypted with a
   customer managed KMS key also needs the key policy to allow EventBridge kms:GenerateDataKey and
-  kms:Decrypt (EventBridge User Guide, encrypted SQS targets); a DLQ must be in the rule's region.
+  kms:Decrypt (EventBridge User Guide, encrypted SQS targets), without conditions (see below);
+  a DLQ must be in the rule's region.
 - No chaining: an event that already crossed an account (or region) is not forwarded to a bus in
   yet another account (region): THIRD_ACCOUNT_HOP_DETECTED / THIRD_REGION_HOP_DETECTED.
+- RetryPolicy is not supported on an event bus target (documented as such for the EventBridge
+  bus target; whether the API refuses or ignores it is not documented): PutTargets refuses it,
+  so a template never relies on it.
+- The bus policy sees aws:PrincipalArn (the target role's ARN) for rule deliveries.
+- An SQS target or DLQ under a customer managed key: the key policy is evaluated WITHOUT
+  aws:SourceArn/aws:SourceAccount (no condition key is documented for EventBridge's KMS calls
+  through SQS), so a statement conditioned on them does not admit EventBridge.
 - RetryPolicy is stored only: the local failures above are the non-retryable kind, which AWS
   sends to the DLQ without retries, so RETRY_ATTEMPTS is always "0".
 - An AWS::Events::Rule EventPattern given as JSON text (a `!Ref` to a String parameter) is a
@@ -80,6 +88,10 @@ LOCAL_UNSUPPORTED_TARGET = "LOCAL_UNSUPPORTED_TARGET"
 
 ENVELOPE_KEYS = ("version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail")
 INGESTION_TIME = "ingestion-time"
+RETRY_POLICY_ON_BUS_TARGET = (
+    "RetryPolicy is not supported for event bus targets: EventBridge applies its own retries (24 h, 185 "
+    "attempts); keep the DeadLetterConfig."
+)
 LAMBDA_TARGETS_UNSUPPORTED = (
     "Lambda targets are not supported by the events2panther local AWS: the product routes events "
     "through SQS; use an SQS target."
@@ -162,8 +174,11 @@ def _sqs_queue(account: str, region: str, name: str) -> Any | None:
         return None
 
 
-def _org_context(account: str) -> dict[str, str | list[str]]:
+def _org_context(account: str, principal_arn: str | None = None) -> dict[str, str | list[str]]:
     context: dict[str, str | list[str]] = {"aws:principalaccount": account}
+    if principal_arn:
+        # For a role session IAM sets aws:PrincipalArn to the role's ARN, not the session's.
+        context["aws:principalarn"] = principal_arn
     member = organization.membership(account)
     if member is not None:
         context["aws:principalorgid"] = member.org_id
@@ -178,7 +193,7 @@ def bus_policy_allows(bus: Any, principal_account: str, principal_arn: str | Non
         resource=bus.arn,
         principal_account=principal_account,
         principal_arn=principal_arn,
-        context=_org_context(principal_account),
+        context=_org_context(principal_account, principal_arn),
     )
     return policy.evaluate([document], request, check_principal=True) is policy.Decision.ALLOW
 
@@ -211,7 +226,10 @@ def _key_allows_events(queue: Any, rule: Any) -> bool:
     except (NotFoundException, KeyError):  # an unknown key: EventBridge cannot use it
         return False
     document = policy.load(key.policy)
-    context = {"aws:sourcearn": rule.arn, "aws:sourceaccount": rule.account_id}
+    # SQS calls KMS for EventBridge's SendMessage; AWS documents no condition key those calls carry
+    # (the encrypted SNS target guide: aws:SourceAccount/aws:SourceArn are not supported there). The
+    # local AWS gives none, so a statement that needs one fails as it may on AWS (docs/aws-behaviour.md).
+    context: dict[str, str | list[str]] = {}
     return all(
         policy.evaluate(
             [document],
@@ -549,6 +567,8 @@ def _put_targets(
         # in-process); only event-pattern rules would need the Lambda delivery moto lacks.
         if ":lambda:" in str(target.get("Arn", "")) and not _is_schedule_rule(backend, name, event_bus_arn):
             raise ValidationException(LAMBDA_TARGETS_UNSUPPORTED)
+        if ":event-bus/" in str(target.get("Arn", "")) and target.get("RetryPolicy"):
+            raise ValidationException(RETRY_POLICY_ON_BUS_TARGET)
     original(backend, name, event_bus_arn, targets)
 
 

@@ -21,8 +21,12 @@ AWS behaviour restored:
   sets; refused otherwise. A SERVICE_MANAGED stack set can be created only by the management
   account or a delegated administrator.
 - CreateStackSet/UpdateStackSet check capabilities like CreateStack.
-Not modelled: operation preferences (everything runs at once), ManagedExecution, trusted-access
-activation, per-operation result details.
+- Trusted access: a SERVICE_MANAGED stack set needs it ("You must enable organizations access to
+  operate a service managed stack set"); DescribeOrganizationsAccess answers ENABLED/DISABLED and
+  ActivateOrganizationsAccess (management account or delegated administrator) enables it, i.e.
+  Organizations service access for member.org.stacksets.cloudformation.amazonaws.com.
+Not modelled: operation preferences (everything runs at once), ManagedExecution, per-operation
+result details.
 """
 
 from __future__ import annotations
@@ -230,9 +234,47 @@ def _stackset_update(original: Any, stackset: Any, *args: Any, **kwargs: Any) ->
 # --- responses ------------------------------------------------------------------------------------
 
 
+def trusted_access_enabled(account_id: str) -> bool:
+    """Is trusted access for StackSets (the service principal's Organizations access) enabled?"""
+    org = organization.org_backend_of(account_id)
+    if org is None:
+        return False
+    return any(service.get("ServicePrincipal") == STACKSETS_PRINCIPAL for service in list(org.services))
+
+
+def _require_trusted_access(response: Any) -> None:
+    if not trusted_access_enabled(response.current_account):
+        raise _validation_error(
+            "You must enable organizations access to operate a service managed stack set "
+            "(ActivateOrganizationsAccess, or `aws cloudformation activate-organizations-access`)."
+        )
+
+
+def _describe_organizations_access(response: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    enabled = trusted_access_enabled(response.current_account)
+    return ActionResult({"Status": "ENABLED" if enabled else "DISABLED"})
+
+
+def _activate_organizations_access(response: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    org = organization.org_backend_of(response.current_account)
+    if org is None or (
+        org.org.master_account_id != response.current_account
+        and response._get_param("CallAs") != DELEGATED_ADMIN
+    ):
+        raise _validation_error("Only the management account (or a delegated administrator) can activate it.")
+    if not trusted_access_enabled(response.current_account):
+        org.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+    return ActionResult({})
+
+
 def _check_caller(response: Any) -> None:
     if response._get_param("PermissionModel") != SERVICE_MANAGED:
         return
+    _require_trusted_access(response)
     if response._get_param("CallAs") == DELEGATED_ADMIN:
         return
     org = organization.org_backend_of(response.current_account)
@@ -361,6 +403,8 @@ def install() -> None:
         patching.claim(response, "cloudformation_backend")
         response.cloudformation_backend = _backend_property(response.__dict__["cloudformation_backend"].fget)  # type: ignore[method-assign,assignment]
     patching.replace(response, "create_stack_set", _create_stack_set)
+    patching.add_method(response, "describe_organizations_access", _describe_organizations_access)
+    patching.add_method(response, "activate_organizations_access", _activate_organizations_access)
     patching.replace(response, "update_stack_set", _update_stack_set)
     patching.replace(response, "delete_stack_instances", _delete_stack_instances)
     patching.replace(models.StackInstances, "create_instances", _create_instances)
