@@ -296,3 +296,47 @@ def test_the_readme_example_compiles_and_maps_as_it_says() -> None:
     )
     assert entries.find(small)(small)[0].severity is Severity.MINOR
     assert entries.find(cancelled)(cancelled) == Filtered("customer cancellations are not incidents")
+
+
+# --- The JSON Schema (handler/mappings/schema.json, for editors) agrees with the loader -------------
+
+SCHEMA_PATH = Path(__file__).parents[2] / "handler" / "mappings" / "schema.json"
+
+
+def schema_errors(document: Any) -> list[str]:
+    import jsonschema
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    return [error.message for error in validator.iter_errors(document)]
+
+
+def test_the_builtin_file_and_the_readme_example_are_valid_against_the_schema() -> None:
+    import yaml
+
+    from handler.mappings import BUILTIN_YAML
+
+    assert schema_errors(yaml.safe_load(BUILTIN_YAML.read_text(encoding="utf-8"))) == []
+    assert schema_errors(yaml.safe_load(readme_example())) == []
+
+
+STRUCTURAL = [
+    {"detail-type": "d", "summary": "x"},
+    {"source": "s", "detail-type": "d"},
+    {"source": "s", "detail-type": "d", "summary": "x", "colour": 1},
+    {"source": "s", "detail-type": "d", "summary": "x", "severity": 7},
+    {"source": "s", "detail-type": "d", "summary": "x", "severity": True},
+    {"source": "s", "detail-type": "d", "summary": "x", "severity": {"rules": [{"if": "a"}]}},
+    {"source": "s", "detail-type": "d", "summary": "x", "fields": {"Bad-Name": "detail.a"}},
+    {"source": "s", "detail-type": "d", "summary": "x", "match": {"a": "b"}},
+    {"source": "s", "detail-type": "d", "filtered": "why", "summary": "x"},
+    "not an object",
+]
+
+
+@pytest.mark.parametrize("entry", STRUCTURAL)
+def test_what_the_schema_refuses_the_loader_refuses_too(entry: Any) -> None:
+    document = {"version": 1, "mappings": [entry]}
+    assert schema_errors(document)
+    with pytest.raises(MappingsError):
+        compile_document(document, ORIGIN)
