@@ -123,7 +123,9 @@ def test_code_bucket_is_private_versioned_encrypted_and_holds_the_zip(
     assert key == f"lambda/{hashlib.sha256(body).hexdigest()}.zip"
 
 
-def test_lookup_role_trusts_only_the_function_role(first_run: tuple[Stage, dict[str, Any]]) -> None:
+def test_lookup_role_trusts_only_the_function_and_the_directory_refresh(
+    first_run: tuple[Stage, dict[str, Any]],
+) -> None:
     stage, _ = first_run
     cloudformation = stage.client("cloudformation", MANAGEMENT_ACCOUNT, "us-east-1")
     assert stack_status(cloudformation, LOOKUP_STACK) == "CREATE_COMPLETE"
@@ -131,7 +133,8 @@ def test_lookup_role_trusts_only_the_function_role(first_run: tuple[Stage, dict[
     document = role["AssumeRolePolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
     principals = [s["Principal"]["AWS"] for s in document["Statement"]]
-    assert principals == [stage.central_outputs()["FunctionRoleArn"]]
+    outputs = stage.central_outputs()
+    assert principals == [[outputs["FunctionRoleArn"], outputs["ScheduledFunctionRoleArn"]]]
 
 
 def test_stackset_instances_cover_every_member_account_in_every_region(
