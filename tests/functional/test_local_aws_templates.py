@@ -202,7 +202,8 @@ def deployment() -> Iterator[dict[str, Any]]:
                 "events2panther-member",
                 MEMBER.read_text(),
                 member_params,
-                ["CAPABILITY_IAM"],
+                # The forwarder role is named (ForwarderName-region): a named IAM resource.
+                ["CAPABILITY_NAMED_IAM"],
             )
             for region in (HOME, OTHER)
         }

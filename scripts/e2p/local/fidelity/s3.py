@@ -53,9 +53,20 @@ def _check(response: Any, request: Any, full_url: str) -> None:
         raise S3AccessDeniedError()
 
 
+def _as_caller(original: Any, response: Any, request: Any, full_url: str) -> Any:
+    """moto's handler with the caller known to `_get_permission` for the request's duration."""
+    account = response.get_current_account()
+    _request.principal = (account, caller_arn(account, response.get_access_key()))
+    try:
+        return original(response, request, full_url)
+    finally:
+        _request.principal = None
+
+
 def _bucket_response(original: Any, response: Any, request: Any, full_url: str) -> Any:
     _check(response, request, full_url)
-    return original(response, request, full_url)
+    # Bucket requests can act on objects too (DeleteObjects checks each key against the policy).
+    return _as_caller(original, response, request, full_url)
 
 
 def _check_digest(response: Any, request: Any) -> None:
@@ -72,12 +83,7 @@ def _check_digest(response: Any, request: Any) -> None:
 def _key_response(original: Any, response: Any, request: Any, full_url: str) -> Any:
     _check(response, request, full_url)
     _check_digest(response, request)
-    account = response.get_current_account()
-    _request.principal = (account, caller_arn(account, response.get_access_key()))
-    try:
-        return original(response, request, full_url)
-    finally:
-        _request.principal = None
+    return _as_caller(original, response, request, full_url)
 
 
 def _get_permission(original: Any, bucket: Any, action: str, resource: str) -> Any:
