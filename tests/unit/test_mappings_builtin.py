@@ -266,3 +266,28 @@ def test_families_without_a_real_sample_follow_their_documented_shape(
     assert result.mapped_by.startswith("builtin.yaml entry")
     (alert,) = result.alerts
     assert (alert.resource, alert.severity, alert.summary) == (resource, severity, summary)
+
+
+def test_chime_voice_connector_streams_are_filtered_unless_failed() -> None:
+    # The documented detail of Chime VoiceConnector Streaming Status (no real sample in ../shared/events).
+    def stream(status: str) -> Any:
+        return documented(
+            "aws.chime",
+            "Chime VoiceConnector Streaming Status",
+            {
+                "callId": "1112-2222-4333",
+                "direction": "Outbound",
+                "voiceConnectorId": "abcdef1ghij2klmno3pqr4",
+                "streamingStatus": status,
+            },
+            [],
+        )
+
+    assert map_event(stream("STARTED")).status is MapStatus.FILTERED
+    assert map_event(stream("ENDED")).status is MapStatus.FILTERED
+    (alert,) = map_event(stream("FAILED")).alerts
+    assert (alert.resource, alert.severity, alert.fields["call_id"]) == (
+        "abcdef1ghij2klmno3pqr4",
+        Severity.MINOR,
+        "1112-2222-4333",
+    )
