@@ -122,6 +122,11 @@ class PantherClient:
     def __repr__(self) -> str:
         return f"PantherClient(url={self._url!r}, tokens={self._tokens!r})"
 
+    @property
+    def gate(self) -> ConcurrencyGate | None:
+        """The admission gate of every attempt (None: as many as the dispatcher's workers)."""
+        return self._gate
+
     def send(self, body: bytes, correlation_id: str, deadline: float | None = None) -> DeliveryOutcome:
         """Deliver `body` (PantherMessage.body()). `deadline` is a `clock()` value after which no
         attempt may still be running; None means no deadline."""

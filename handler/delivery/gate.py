@@ -48,6 +48,10 @@ class ConcurrencyGate:
         return self._limit.limit
 
     @property
+    def maximum(self) -> int:
+        return self._limit.maximum
+
+    @property
     def in_flight(self) -> int:
         return self._in_flight
 

@@ -4,10 +4,12 @@ Panther's answers (handler.delivery.aimd, gate, policy.congestion_of), against a
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import threading
 from datetime import UTC, datetime
 from http.client import RemoteDisconnected
+from pathlib import Path
 
 import pytest
 from panther_stub import Reply, close, error_reply
@@ -19,6 +21,8 @@ from handler.delivery.gate import ConcurrencyGate, Congestion
 from handler.delivery.policy import Action, classify_error, classify_response, congestion_of
 
 pytestmark = pytest.mark.functional
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 TOKEN = "tok-0123456789abcdef0123456789ab"
 BODY = json.dumps({"event": {"node": "prod/eu-west-1", "summary": "a test", "severity": 3}}).encode()
@@ -152,3 +156,28 @@ def test_the_dispatcher_keeps_its_workers_but_panther_sees_only_the_learnt_limit
     # THEN never more than the limit in flight (it may grow by 1 per round trip of 3 answers)
     assert delivery_stub.max_in_flight <= gate.limit
     assert gate.limit < 8
+
+
+def test_the_function_delivers_through_a_gate_bounded_by_delivery_concurrency_the_templates_default(
+    tmp_path,
+):
+    # GIVEN the function's runtime built from the template's environment, DeliveryConcurrency left
+    # to its default
+    from e2p.bench.handler_run import build_bench_runtime, handler_environment
+    from e2p.bench.target import Target
+
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text('{"accounts": []}', encoding="utf-8")
+    target = Target("http://127.0.0.1:9/api/event/create", TOKEN)
+    runtime = build_bench_runtime(handler_environment(target, accounts, None), TOKEN)
+    try:
+        client = runtime.dispatcher._client  # the PantherClient itself (no ledger: no table set)
+        template = (PROJECT / "central" / "template.yaml").read_text(encoding="utf-8")
+        default = re.search(r"\n  DeliveryConcurrency:\n(?:    .*\n)*?    Default: (\d+)\n", template)
+        assert default is not None
+        # THEN every attempt passes an adaptive gate whose maximum is that default, starting low
+        assert client.gate is not None
+        assert client.gate.maximum == runtime.settings.delivery_concurrency == int(default.group(1))
+        assert client.gate.limit == 1
+    finally:
+        runtime.dispatcher.close()
