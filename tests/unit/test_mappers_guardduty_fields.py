@@ -243,6 +243,32 @@ def test_without_its_own_region_the_console_link_uses_the_envelopes() -> None:
     )
 
 
+def test_the_console_link_uses_the_findings_region_over_the_envelopes() -> None:
+    # GIVEN a finding of us-east-1 delivered in an envelope of another region
+    raw = sample("critical-attack-sequence.json")
+    raw["region"] = "eu-central-1"
+
+    alert = only_alert(raw)
+
+    assert alert.fields["console_url"] == CONSOLE.format(
+        region="us-east-1", finding_id="8c258d654378414b9bc26f61a93eb816"
+    )
+
+
+def test_a_finding_with_a_type_is_the_finding_even_with_a_findings_key() -> None:
+    # GIVEN a real finding (it has a type) that also carries a `findings` key
+    raw = sample("critical-attack-sequence.json")
+    raw["detail"]["findings"] = [{"type": "Other:Thing/X", "title": "Another finding", "severity": 2}]
+
+    alert = only_alert(raw)
+
+    assert (
+        alert.summary
+        == "Potential credential compromise of IAMUser/john_doe indicated by a sequence of actions"
+    )
+    assert alert.severity is Severity.CRITICAL
+
+
 def test_a_finding_without_a_score_has_no_level() -> None:
     alert = only_alert(with_detail(sample("critical-attack-sequence.json"), severity=None))
 

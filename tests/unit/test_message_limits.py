@@ -437,6 +437,35 @@ def test_the_heaviest_short_extra_name_and_value_is_dropped_first() -> None:
     assert all(event[f"m{i:02d}"] == FOUR * 16 for i in range(20))
 
 
+def test_the_heaviest_protected_extra_is_dropped_first() -> None:
+    # GIVEN only protected extras, about 300 bytes too many, the heaviest not last in name order
+    fields = {
+        "account_id": FOUR * FIELD_MAX,
+        "detail_type": FOUR * 400,
+        "external_id": THREE * 200,
+        "source": "s" * 100,
+        "region": "r" * 10,
+    }
+    assert len(PantherMessage("n", "s", 2, "t", None, fields).body()) > BODY_LIMIT
+
+    event = sent_event(fitted_message("n", "s", 2, "t", identifier=None, fields=fields))
+
+    # THEN dropping the heaviest was enough, and the others are whole
+    assert "account_id" not in event
+    assert {name: event[name] for name in fields if name != "account_id"} == {
+        name: value for name, value in fields.items() if name != "account_id"
+    }
+
+
+def test_shorten_never_exceeds_its_limit() -> None:
+    from handler.message import shorten
+
+    assert shorten("abc", 3) == "abc"
+    assert shorten("abcd", 3) == "ab" + ELLIPSIS
+    assert shorten("abc", 1) == ELLIPSIS
+    assert shorten("abc", 2) == "a" + ELLIPSIS
+
+
 @pytest.mark.parametrize("part", ["summary", "identifier"])
 def test_a_summary_or_identifier_at_the_floor_is_not_cut_further(part: str) -> None:
     # GIVEN a summary (or identifier) of exactly the floor, and only protected extras to give way
