@@ -51,6 +51,7 @@ NODE_NAME: Final = "E2P_NODE_NAME"
 ALIAS_ROLE_NAME: Final = "E2P_ALIAS_ROLE_NAME"
 ALIAS_REFRESH_SECONDS: Final = "E2P_ALIAS_REFRESH_SECONDS"
 ALIAS_CONCURRENCY: Final = "E2P_ALIAS_CONCURRENCY"
+ALIAS_READS_PER_RUN: Final = "E2P_ALIAS_READS_PER_RUN"
 
 # Powertools reads these itself; listed so the template test knows they are expected.
 POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
@@ -98,6 +99,7 @@ DIRECTORY_REFRESH_VARIABLES: Final = (
     ALIAS_ROLE_NAME,
     ALIAS_REFRESH_SECONDS,
     ALIAS_CONCURRENCY,
+    ALIAS_READS_PER_RUN,
 )
 
 # The scheduled function's watchdog task (handler.scheduled.watchdog) reads these.

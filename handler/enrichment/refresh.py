@@ -124,6 +124,7 @@ class Refresher:
     tag_keys: tuple[str, ...] = ()
     alias_max_age_s: float = 86400.0
     clock: Callable[[], float] = time.time
+    alias_reads_per_run: int = 2000
 
     def full(self) -> RefreshReport:
         started = time.monotonic()
@@ -131,7 +132,9 @@ class Refresher:
         listed = OrganizationsSource(lambda: self.organizations, self.tag_keys).load()
         previous, etag = self.store.read()
         due = [a for a in listed if self._alias_due(previous.accounts.get(a), now)]
-        reads = self._read_aliases(due)
+        # The oldest first (never read: 0), at most alias_reads_per_run: the rest wait for the next run.
+        due.sort(key=lambda a: (previous.accounts[a].alias_read_at if a in previous.accounts else 0.0, a))
+        reads = self._read_aliases(due[: self.alias_reads_per_run])
 
         def merge(base: Snapshot) -> tuple[Snapshot, int]:
             entries = {a: _entry(info, base.accounts.get(a), reads.get(a), now) for a, info in listed.items()}

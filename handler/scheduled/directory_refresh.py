@@ -66,6 +66,7 @@ def build_refresher(settings: RefreshSettings, session: Any) -> Refresher:
         aliases=aliases,
         tag_keys=settings.account_tag_keys,
         alias_max_age_s=settings.alias_refresh_seconds,
+        alias_reads_per_run=settings.alias_reads_per_run,
     )
 
 

@@ -333,3 +333,28 @@ def test_without_a_snapshot_yet_misses_ask_for_one_full_refresh(aws: None) -> No
     for account in ("111111111111", "222222222222", "333333333333"):
         assert directory.lookup(account).label == account
     assert asked == [{"task": "directory-refresh", "reason": "no directory snapshot yet"}]
+
+
+def test_a_run_reads_at_most_its_share_of_aliases_oldest_first(world: World) -> None:
+    now = [2_000_000.0]
+    sts = CountingSts()
+    capped = with_sts(world.refresher(E2P_ALIAS_READS_PER_RUN="2"), sts, clock=lambda: now[0])
+    capped = Refresher(
+        capped.store,
+        capped.organizations,
+        capped.aliases,
+        capped.tag_keys,
+        capped.alias_max_age_s,
+        capped.clock,
+        2,
+    )
+    everyone = {world.mgmt_id, *world.ids.values()}
+    capped.full()
+    first = set(sts.assumed)
+    assert len(first) == 2
+    now[0] += 60
+    capped.full()
+    assert len(set(sts.assumed)) == 4 and set(sts.assumed) <= everyone  # the next two, never the same twice
+    assert max(sts.assumed.values()) == 1
+    snapshot = world.snapshot()
+    assert sum(1 for e in snapshot.accounts.values() if e.alias_read_at) == 4

@@ -115,7 +115,8 @@ def test_the_forwarder_reads_the_snapshot_and_may_only_invoke_the_refresh(centra
     assert forwarder[constants.DIRECTORY_REFRESH_FUNCTION] == {"Ref": "ScheduledFunction"}
     assert forwarder[constants.NODE_NAME] == {"Ref": "NodeName"}
     assert set(central["Parameters"]["NodeName"]["AllowedValues"]) == {"name", "alias", "alias-or-name", "id"}
-    assert set(constants.DIRECTORY_REFRESH_VARIABLES) - {constants.ALIAS_CONCURRENCY} <= set(scheduled)
+    optional = {constants.ALIAS_CONCURRENCY, constants.ALIAS_READS_PER_RUN}  # their defaults suffice
+    assert set(constants.DIRECTORY_REFRESH_VARIABLES) - optional <= set(scheduled)
 
 
 def test_the_refresh_accepts_what_the_template_sets() -> None:

@@ -46,7 +46,7 @@ def preflight_command(options: GlobalOptions) -> None:
 
     Exit codes: 0 no check failed (warnings allowed); 1 a check failed; 2 usage, config or credentials.
     """
-    ctx = load_context(options)
+    ctx = load_context(options, read_only=True)
     report = Preflight(ctx).run()
     print_report(ctx.output, report)
     if not report.ok:

@@ -108,7 +108,7 @@ def status_command(options: GlobalOptions, member_dlqs: bool, html_file: Path | 
     Exit codes: 0 healthy (coverage complete, dead-letter queues empty, no alarm); 1 unhealthy;
     2 usage, config or credentials error.
     """
-    ctx = load_context(options)
+    ctx = load_context(options, read_only=True)
     report = StatusCheck(ctx).run(member_dlqs)
     if html_file is not None:
         from e2p.ops.status_html import render_html

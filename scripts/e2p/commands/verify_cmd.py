@@ -60,7 +60,7 @@ def verify_command(options: GlobalOptions, timeout: float) -> None:
     Exit codes: 0 every cell arrived; 1 some did not (or the central stack is missing); 2 usage,
     config or credentials.
     """
-    ctx = load_context(options)
+    ctx = load_context(options, read_only=True)
     try:
         report = Verifier(ctx).run(timeout)
     except (E2PError, ClientError, BotoCoreError) as exc:

@@ -100,6 +100,8 @@ class CentralSettings:
     region: str
     panther_url: str
     role_arn: str | None = None
+    # Used instead of role_arn by the read-only commands (status, verify, preflight) when set.
+    read_only_role_arn: str | None = None
     stack_name: str = DEFAULT_CENTRAL_STACK
     allow_insecure_http: bool = False
     account_tag_keys: tuple[str, ...] = ()
@@ -138,6 +140,8 @@ class ManagementSettings:
     added_regions: tuple[str, ...] = ()
     deploy_member_stacks: bool = True
     role_arn: str | None = None
+    # Used instead of role_arn by the read-only commands (status, verify, preflight) when set.
+    read_only_role_arn: str | None = None
     member_stack_name: str = DEFAULT_MEMBER_STACK
     lookup_stack_name: str = DEFAULT_LOOKUP_STACK
     lookup_role_name: str = DEFAULT_LOOKUP_ROLE
@@ -315,6 +319,7 @@ def _parse_central(section: _Section) -> CentralSettings:
             section.key("panther_url"), section.required("panther_url", PLACEHOLDER_URL), allow_http
         ),
         role_arn=_optional(section, "role_arn", v.role_arn),
+        read_only_role_arn=_optional(section, "read_only_role_arn", v.role_arn),
         stack_name=_optional(section, "stack_name", v.stack_name) or DEFAULT_CENTRAL_STACK,
         allow_insecure_http=allow_http,
         account_tag_keys=tuple(tag_keys),
@@ -324,10 +329,11 @@ def _parse_central(section: _Section) -> CentralSettings:
         function_parameters=_parse_function(section.section("lambda")),
     )
     section.finish()  # before the cross-checks: a placeholder must not be reported as a value
-    if settings.role_arn is not None and f":{settings.account_id}:" not in settings.role_arn:
-        raise SettingsError(
-            section.key("role_arn"), f"must be a role in the central account {settings.account_id}"
-        )
+    for key, arn in (("role_arn", settings.role_arn), ("read_only_role_arn", settings.read_only_role_arn)):
+        if arn is not None and f":{settings.account_id}:" not in arn:
+            raise SettingsError(
+                section.key(key), f"must be a role in the central account {settings.account_id}"
+            )
     return settings
 
 
@@ -411,6 +417,7 @@ def _parse_management(
         added_regions=added if listed is not None else (),
         deploy_member_stacks=_optional(section, "deploy_member_stacks", v.boolean) is not False,
         role_arn=_optional(section, "role_arn", v.role_arn),
+        read_only_role_arn=_optional(section, "read_only_role_arn", v.role_arn),
         member_stack_name=_optional(section, "member_stack_name", v.stack_name) or DEFAULT_MEMBER_STACK,
         lookup_stack_name=_optional(section, "lookup_stack_name", v.stack_name) or DEFAULT_LOOKUP_STACK,
         lookup_role_name=_optional(section, "lookup_role_name", v.role_name) or DEFAULT_LOOKUP_ROLE,

@@ -117,7 +117,11 @@ def usage_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def load_context(options: GlobalOptions, *, check_credentials: bool = True) -> CommandContext:
+def load_context(
+    options: GlobalOptions, *, check_credentials: bool = True, read_only: bool = False
+) -> CommandContext:
+    """`read_only`: the command only reads (status, verify, preflight), so it reaches the central and
+    management accounts through their read_only_role_arn where the config names one."""
     project = locate_project()
     defaults = read_defaults(project.read(project.stackset_definition), str(project.stackset_definition))
     settings = load_settings(options.config, mandatory_regions(defaults) or ("us-east-1",))
@@ -127,9 +131,10 @@ def load_context(options: GlobalOptions, *, check_credentials: bool = True) -> C
         output.warn(note)
     access = AccessSettings(
         central_account_id=settings.central.account_id,
-        central_role_arn=settings.central.role_arn,
+        central_role_arn=(read_only and settings.central.read_only_role_arn) or settings.central.role_arn,
         management_account_id=settings.organization.management_account_id,
-        management_role_arn=settings.management.role_arn,
+        management_role_arn=(read_only and settings.management.read_only_role_arn)
+        or settings.management.role_arn,
         member_role_name=settings.member.access_role_name,
         delegated_admin=definition.call_as == "DELEGATED_ADMIN",
     )
