@@ -58,6 +58,24 @@ def test_events_arrive_enriched_with_the_sending_account_name_and_ou(
     assert checked >= 30
 
 
+def test_every_account_shows_the_iam_alias_read_from_the_account_itself(
+    normal_run: tuple[Demo, DemoResult],
+) -> None:
+    # No accounts file in the demo: each alias was set inside its account and read by the directory
+    # refresh through that account's alias-reader role (issue 16).
+    demo, result = normal_run
+    assert demo.aliases and result.aliases_resolved >= len(demo.aliases)
+    checked = 0
+    for event in demo.received:
+        emission = demo.sent.get(event["event_id"])
+        if emission is None or emission.account not in demo.aliases:
+            continue
+        assert event["account_alias"] == demo.aliases[emission.account]
+        checked += 1
+    assert checked >= 30
+    assert all(alert["account_alias"] for alert in result.top_alerts)
+
+
 def test_member_accounts_in_several_regions_and_the_management_account_forward(
     normal_run: tuple[Demo, DemoResult],
 ) -> None:
