@@ -22,15 +22,15 @@ def counting_calls() -> Iterator[Counter[str]]:
     from botocore.client import BaseClient
 
     calls: Counter[str] = Counter()
-    original = BaseClient._make_api_call
+    original = getattr(BaseClient, "_make_api_call")  # noqa: B009 - private in botocore's stubs
 
     def counted(self: Any, operation_name: str, api_params: Any) -> Any:
         with _lock:
             calls[f"{self.meta.service_model.service_name}:{operation_name}"] += 1
         return original(self, operation_name, api_params)
 
-    BaseClient._make_api_call = counted  # type: ignore[method-assign]
+    setattr(BaseClient, "_make_api_call", counted)  # noqa: B010 - private in botocore's stubs
     try:
         yield calls
     finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
+        setattr(BaseClient, "_make_api_call", original)  # noqa: B010

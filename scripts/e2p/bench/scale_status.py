@@ -84,7 +84,7 @@ class ModelledStackInstances:
 
 
 def instance_records(world: ScaleOrganisation, regions: tuple[str, ...]) -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     for index, account in enumerate(world.accounts):
         for region in regions:
             broken = len(records) % UNHEALTHY_EVERY == UNHEALTHY_EVERY - 1
