@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 from cli_org import (  # noqa: F401
+    CENTRAL_STACK,
     MANAGEMENT_ACCOUNT,
     REGIONS,
+    STACK_SET,
     Stage,
+    deploy,
     local_aws_fixture,
     shared_deployment_fixture,
+    stage_fixture,
 )
 
 from handler.coverage.heartbeat import DynamoDBCoverageTable, Heartbeat
@@ -79,3 +83,29 @@ def test_status_shows_last_heard_regions_not_covered_and_writes_the_html_map(
         assert "no healthy stack instance" in text  # the legend names every state
     finally:
         shared_deployment.client("account").disable_region(AccountId=app, RegionName="me-south-1")
+
+
+def test_deploy_include_new_regions_extends_the_stackset_to_an_opted_in_region(stage: Stage) -> None:
+    # GIVEN the targeted accounts enabled an opt-in region the config does not list, and the management
+    # account too (a service-managed StackSet deploys a region to every targeted account, and opt-in
+    # regions only where the administrator account enabled them)
+    app = stage.layout.app_account
+    account = stage.client("account")
+    stage.client("organizations").enable_aws_service_access(ServicePrincipal="account.amazonaws.com")
+    for member in stage.layout.member_accounts:
+        account.enable_region(AccountId=member, RegionName="me-south-1")
+    account.enable_region(RegionName="me-south-1")
+    try:
+        # WHEN the deploy is asked to include new regions
+        deploy(stage, "--include-new-regions")  # asserts exit code 0
+        # THEN the StackSet reaches the region in the targeted accounts, and the watchdog is told so
+        cloudformation = stage.client("cloudformation")
+        instances = cloudformation.list_stack_instances(StackSetName=STACK_SET)["Summaries"]
+        assert {i["Region"] for i in instances if i["Account"] == app} == {*REGIONS, "me-south-1"}
+        central = stage.central("cloudformation").describe_stacks(StackName=CENTRAL_STACK)["Stacks"][0]
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in central["Parameters"]}
+        assert "me-south-1" in parameters["CoverageRegions"].split(",")
+    finally:
+        for member in stage.layout.member_accounts:
+            account.disable_region(AccountId=member, RegionName="me-south-1")
+        account.disable_region(RegionName="me-south-1")

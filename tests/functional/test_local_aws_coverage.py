@@ -140,6 +140,25 @@ def test_plain_moto_has_no_region_opt_in_api(moto_aws: Aws) -> None:
         moto_aws.client("account", account_id(731)).list_regions()
 
 
+def test_ec2_describe_regions_agrees_with_the_accounts_opt_in(aws: Aws) -> None:
+    management, _, member, _ = new_org(aws)
+    aws.client("account", management).enable_region(AccountId=member, RegionName="ap-east-1")
+    ec2 = aws.client("ec2", member)
+    listed = {r["RegionName"]: r["OptInStatus"] for r in ec2.describe_regions()["Regions"]}
+    assert listed["ap-east-1"] == "opted-in"
+    assert "me-south-1" not in listed  # without AllRegions only the account's enabled regions
+    everything = {r["RegionName"]: r["OptInStatus"] for r in ec2.describe_regions(AllRegions=True)["Regions"]}
+    assert everything["me-south-1"] == "not-opted-in"
+
+
+def test_plain_moto_lists_disabled_regions_and_never_opted_in(moto_aws: Aws) -> None:
+    listed = {
+        r["RegionName"]: r["OptInStatus"]
+        for r in moto_aws.client("ec2", account_id(734)).describe_regions()["Regions"]
+    }
+    assert listed["me-south-1"] == "not-opted-in"
+
+
 # --- the schedule driver ---------------------------------------------------------------------------
 
 

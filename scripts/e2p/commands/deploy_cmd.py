@@ -58,6 +58,18 @@ def _mappings(path: Path | None) -> MappingsFile | None:
 SETTLED_BY_DEPLOY = frozenset({"trusted access"})
 
 
+def _with_new_regions(ctx: CommandContext) -> CommandContext:
+    from e2p.ops.new_regions import enabled_opt_in_regions, with_new_regions
+
+    extended, added = with_new_regions(ctx, enabled_opt_in_regions(ctx))
+    if added:
+        ctx.output.progress(f"--include-new-regions: adding {', '.join(added)} to the StackSet's regions")
+        ctx.output.warn("add them to stackset.regions in the config: the configuration is what e2p deploys")
+    else:
+        ctx.output.progress("--include-new-regions: no opt-in region enabled outside the configured ones")
+    return extended
+
+
 def _preflight(ctx: CommandContext) -> None:
     report = Preflight(ctx).run()
     blocking = [c for c in report.checks if c.status is Status.FAIL and c.name not in SETTLED_BY_DEPLOY]
@@ -107,6 +119,12 @@ def _preflight(ctx: CommandContext) -> None:
 @click.option(
     "--skip-preflight", is_flag=True, help="Do not run `e2p preflight` first (its checks are read-only)."
 )
+@click.option(
+    "--include-new-regions",
+    is_flag=True,
+    help="Also deploy to the opt-in regions accounts enabled outside stackset.regions (Account Management "
+    "ListRegions; needs its trusted access).",
+)
 @global_options()
 @usage_errors
 def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
@@ -117,6 +135,7 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
     wheelhouse: Path | None,
     mappings_path: Path | None,
     skip_preflight: bool,
+    include_new_regions: bool,
     force: bool,
     activate_trusted_access: bool,
 ) -> None:
@@ -137,6 +156,8 @@ def deploy_command(  # noqa: PLR0917 - click passes every option as an argument
         )
     mappings = _mappings(mappings_path)
     ctx = load_context(options)
+    if include_new_regions:
+        ctx = _with_new_regions(ctx)
     if not skip_preflight:
         _preflight(ctx)
     interactive = sys.stdin.isatty() and not yes

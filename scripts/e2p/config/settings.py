@@ -55,6 +55,9 @@ class FunctionSetting:
     parse: Callable[[str, Any], str]
 
 
+NODE_NAMES: Final = ("name", "alias", "alias-or-name", "id")
+
+
 def _int_setting(parameter: str, minimum: int, maximum: int) -> FunctionSetting:
     return FunctionSetting(parameter, lambda key, value: str(v.integer(key, value, minimum, maximum)))
 
@@ -80,11 +83,14 @@ FUNCTION_SETTINGS: Final[Mapping[str, FunctionSetting]] = {
     "max_receive_count": _int_setting("MaxReceiveCount", 1, 1000),
     "memory_size": _int_setting("FunctionMemorySize", 128, 10240),
     "timeout_seconds": _int_setting("FunctionTimeout", 1, 900),
-    "archive_retention_days": _int_setting("ArchiveRetentionDays", 0, 36500),
+    # 1-365: the template's bounds (0 would keep every organisation event forever).
+    "archive_retention_days": _int_setting("ArchiveRetentionDays", 1, 365),
     "log_retention_days": FunctionSetting("LogRetentionDays", _retention),
     "idempotency_enabled": FunctionSetting(
         "IdempotencyEnabled", lambda k, val: str(v.boolean(k, val)).lower()
     ),
+    # `id` names accounts in Panther by their 12-digit id, which a member account cannot change.
+    "node_name": FunctionSetting("NodeName", lambda k, val: v.one_of(k, val, NODE_NAMES)),
 }
 
 

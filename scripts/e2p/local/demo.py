@@ -475,8 +475,12 @@ def _slow_beyond_read_timeout(plan: FaultPlan) -> FaultPlan:
 
 
 def _member_pattern(base: boto3.Session, endpoint: str, account_id: str) -> Callable[[Any], bool]:
-    """The event pattern the deployed member rule of `account_id` really has."""
+    """What the deployed member rule of `account_id` really forwards: its pattern, in its state
+    (read-only CloudTrail calls named Get*/List*/Describe* reach only a rule in
+    ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS)."""
     from moto.events.models import EventPattern
+
+    from e2p.local.fidelity.events import rule_receives
 
     member = _account_session(base, endpoint, account_id)
     events = member.client("events", endpoint_url=endpoint, region_name="us-east-1")
@@ -484,7 +488,8 @@ def _member_pattern(base: boto3.Session, endpoint: str, account_id: str) -> Call
     if not rules:
         raise RuntimeError(f"account {account_id} has no forwarding rule in us-east-1")
     pattern = EventPattern.load(rules[0]["EventPattern"])
-    return lambda event: bool(pattern.matches_event(event))
+    state = rules[0].get("State")
+    return lambda event: rule_receives(state, event) and bool(pattern.matches_event(event))
 
 
 def _replay(target: LocalTarget, endpoint: str) -> int:

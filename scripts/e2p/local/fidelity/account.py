@@ -16,6 +16,10 @@ ENABLED_BY_DEFAULT only, so a region in ENABLING is reported on a later run in A
 
 The calls are routed by adding their paths to moto's account service (before its first request)
 and their handlers to moto's AccountResponse; a plain server answers them 404 as moto does.
+
+EC2 DescribeRegions tells the same story (EC2 API Reference, DescribeRegions): an opt-in region the
+caller's account enabled is "opted-in" (moto: always "not-opted-in"), and without AllRegions only
+the regions enabled for the account are listed (moto lists every region).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import json
 import threading
 from typing import Any, Final
 
-from e2p.local.fidelity import organization, switch
+from e2p.local.fidelity import organization, patching, switch
 
 ACCOUNT_SERVICE: Final = "account.amazonaws.com"
 # Commercial regions enabled in every account, and those an account must opt in to (AWS General
@@ -160,11 +164,39 @@ def get_region_opt_status(response: Any) -> Any:
     return _answer(body)
 
 
+def _describe_regions(original: Any, backend: Any, region_names: list[str] | None = None) -> list[Any]:
+    from moto.ec2.models.availability_zones_and_regions import Region
+
+    found = original(backend, region_names)
+    return [
+        Region(r.name, r.endpoint, "opted-in")
+        if r.opt_in_status == "not-opted-in" and status(backend.account_id, r.name) == "ENABLED"
+        else r
+        for r in found
+    ]
+
+
+def _describe_regions_response(original: Any, response: Any) -> Any:
+    answer = original(response)
+    if str(response._get_param("AllRegions", "false")).lower() == "true":
+        return answer
+    result = getattr(answer, "result", None)
+    if isinstance(result, dict) and "Regions" in result:
+        enabled = [r for r in result["Regions"] if getattr(r, "opt_in_status", "") != "not-opted-in"]
+        result["Regions"] = enabled
+    return answer
+
+
 def install() -> None:
     """Route the region calls to the handlers above (idempotent; before the account service's first
     request, when moto builds its routes)."""
     from moto.account import urls
     from moto.account.responses import AccountResponse
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+    from moto.ec2.responses.availability_zones_and_regions import AvailabilityZonesAndRegions
+
+    patching.replace(RegionsAndZonesBackend, "describe_regions", _describe_regions)
+    patching.replace(AvailabilityZonesAndRegions, "describe_regions", _describe_regions_response)
 
     for path in PATHS:
         urls.url_paths.setdefault("{0}/" + path + "$", AccountResponse.dispatch)
