@@ -76,3 +76,18 @@ def test_a_read_only_role_of_another_account_is_refused(
 def test_the_read_only_commands_ask_for_read_only_access(command: str) -> None:
     source = (REPO / "scripts" / "e2p" / "commands" / f"{command}.py").read_text(encoding="utf-8")
     assert "load_context(options, read_only=True)" in source
+
+
+def test_the_config_offers_the_node_by_id_and_bounds_the_archive(tmp_path: Path) -> None:
+    from e2p.config.settings import load_settings
+
+    base = config(tmp_path).read_text(encoding="utf-8")
+    path = tmp_path / "lambda.toml"
+    path.write_text(
+        base + '\n[central.lambda]\nnode_name = "id"\narchive_retention_days = 30\n', encoding="utf-8"
+    )
+    assert load_settings(path).central.function_parameters == {"NodeName": "id", "ArchiveRetentionDays": "30"}
+    for bad in ('node_name = "account"', "archive_retention_days = 0", "archive_retention_days = 400"):
+        path.write_text(base + f"\n[central.lambda]\n{bad}\n", encoding="utf-8")
+        with pytest.raises(SettingsError):
+            load_settings(path)
