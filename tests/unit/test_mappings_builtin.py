@@ -291,3 +291,29 @@ def test_chime_voice_connector_streams_are_filtered_unless_failed() -> None:
         Severity.MINOR,
         "1112-2222-4333",
     )
+
+
+@pytest.mark.parametrize("protocol", ["SFTP", "FTPS", "FTP"])
+def test_transfer_family_failures_are_alerts_and_completions_are_filtered(protocol: str) -> None:
+    # The documented detail of the server file events (no real sample in ../shared/events).
+    detail = {
+        "status-code": "FAILED",
+        "failure-code": "PARTIAL_UPLOAD",
+        "failure-message": "Connection reset",
+        "protocol": protocol,
+        "server-id": "s-1234567890abcdef0",
+        "username": "partner-a",
+        "file-path": "/bucket/in/orders.csv",
+    }
+    failed = documented("aws.transfer", f"{protocol} Server File Upload Failed", detail, [])
+    done = documented(
+        "aws.transfer", f"{protocol} Server File Upload Completed", {**detail, "status-code": "COMPLETED"}, []
+    )
+    (alert,) = map_event(failed).alerts
+    assert (alert.resource, alert.severity, alert.summary) == (
+        "s-1234567890abcdef0",
+        Severity.MINOR,
+        f"Transfer Family {protocol} file upload failed",
+    )
+    assert alert.fields["failure_code"] == "PARTIAL_UPLOAD"
+    assert map_event(done).status is MapStatus.FILTERED
