@@ -26,12 +26,13 @@ from handler.coverage.evaluate import Condition, Observation, conditions, expect
 from handler.coverage.names import WATCHDOG_DETAIL_TYPE, WATCHDOG_SOURCE
 from handler.coverage.store import CoverageStore
 from handler.exceptions import Events2PantherError
-from handler.mappers.coverage import ALARM
+from handler.mappers.coverage import ALARM, REGION_NOT_FORWARDED
 
 logger = logging.getLogger(__name__)
 
 PUT_EVENTS_BATCH: Final = 10  # PutEvents takes at most 10 entries
 SESSION_NAME: Final = "events2panther-watchdog"
+REGIONS_EVERY_S: Final = 3600
 
 
 class WatchdogError(Events2PantherError):
@@ -92,7 +93,7 @@ def observe(
         )()
         instances = reads.stack_instances(cloudformation, settings.stackset_name)
     enabled: dict[str, frozenset[str] | None] = {}
-    if settings.read_enabled_regions:
+    if settings.read_enabled_regions and regions_due(now, settings.heartbeat_minutes):
         account = assumed_role_client_factory(
             session, settings.org_lookup_role_arn, "account", session.region_name, SESSION_NAME
         )()
@@ -136,7 +137,7 @@ def run(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         and (account.account_id, region) not in table.first_expected
     ]
     store.expect(unseen, now)
-    found = conditions(observation)
+    found = carry_unread_regions(conditions(observation), table.open_alerts, observation)
     changes = transitions(found, table.open_alerts)
     ordered = [(c, ALARM) for c in changes.alarms] + [(c, "OK") for c in changes.clears]
     accepted = put_changes(session.client("events"), settings, ordered)
@@ -160,6 +161,28 @@ def run(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     }
     logger.info("watchdog run", extra=summary)
     return summary
+
+
+def regions_due(now: int, interval_minutes: int) -> bool:
+    """Opted-in regions change rarely and cost one ListRegions call per account: they are read on
+    the first run of each hour (every run when runs are an hour apart or more)."""
+    interval_s = max(interval_minutes, 1) * 60
+    return now % REGIONS_EVERY_S < interval_s or interval_s >= REGIONS_EVERY_S
+
+
+def carry_unread_regions(
+    found: list[Condition], open_alerts: Mapping[str, Condition], observation: Observation
+) -> list[Condition]:
+    """An open region alert of an account whose regions were not read this run (not due, or the call
+    failed) still holds: nothing is cleared from what was not seen."""
+    read = {account for account, regions in observation.enabled_regions.items() if regions is not None}
+    held = {c.key for c in found}
+    kept = [
+        condition
+        for key, condition in sorted(open_alerts.items())
+        if condition.kind == REGION_NOT_FORWARDED and condition.account_id not in read and key not in held
+    ]
+    return found + kept
 
 
 def _by_kind(found: Sequence[Condition]) -> dict[str, int]:

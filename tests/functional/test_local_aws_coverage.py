@@ -381,6 +381,11 @@ def test_the_watchdog_raises_each_alert_and_clears_it_once(aws: Aws) -> None:
         }
     )
 
+    # WHEN a run that does not read regions (not on the hour) comes, the region alert still holds
+    beat(aws, world, t0 + 70 * MINUTE, (a, HOME), (b, HOME), (management, HOME))
+    run_watchdog(aws, world, t0 + 75 * MINUTE)
+    assert changes(aws, world)[("region_not_forwarded", "ALARM", a, "ap-east-1")] == 1
+
     # WHEN everything is repaired: the instance exists, the DLQ is empty, the region disabled again,
     # and every pair beats
     aws.client("cloudformation", management).create_stack_instances(
@@ -394,8 +399,8 @@ def test_the_watchdog_raises_each_alert_and_clears_it_once(aws: Aws) -> None:
     )
     drain(aws, world["central"], world["dlq"])
     aws.client("account", management).disable_region(AccountId=a, RegionName="ap-east-1")
-    beat(aws, world, t0 + 70 * MINUTE, (a, HOME), (a, OTHER), (b, HOME), (b, OTHER), (management, HOME))
-    run_watchdog(aws, world, t0 + 75 * MINUTE)
+    beat(aws, world, t0 + 115 * MINUTE, (a, HOME), (a, OTHER), (b, HOME), (b, OTHER), (management, HOME))
+    run_watchdog(aws, world, t0 + 120 * MINUTE)  # on the hour: opted-in regions are read again
     # THEN each open alert gets exactly one clear, with the pair it was raised for
     assert changes(aws, world) == Counter(
         {
@@ -405,5 +410,5 @@ def test_the_watchdog_raises_each_alert_and_clears_it_once(aws: Aws) -> None:
             ("dead_letters", "OK", "", dlq_name): 1,
         }
     )
-    run_watchdog(aws, world, t0 + 80 * MINUTE)
+    run_watchdog(aws, world, t0 + 125 * MINUTE)
     assert changes(aws, world) == Counter()  # cleared once, not on every run

@@ -122,3 +122,32 @@ def test_holding_conditions_are_sent_every_run_and_an_ended_one_is_cleared_once(
     assert step.alarms == (silent,)
     assert step.clears == (gone,)  # with the detail it was raised with: same node and summary
     assert transitions([silent], {silent.key: silent}).clears == ()
+
+
+def test_opted_in_regions_are_read_on_the_first_run_of_each_hour() -> None:
+    from handler.scheduled.watchdog import regions_due
+
+    hour = 1_800_000_000  # a multiple of 3600
+    assert [regions_due(hour + m * MINUTE, 15) for m in (0, 14, 15, 30, 45, 60)] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert regions_due(hour + 30 * MINUTE, 60)  # runs an hour apart: every run reads
+
+
+def test_a_region_alert_of_an_account_not_read_this_run_is_kept_not_cleared() -> None:
+    from handler.scheduled.watchdog import carry_unread_regions
+
+    region = Condition("region_not_forwarded", A.account_id, "ap-east-1", {"account_name": "payments-prod"})
+    other = Condition("region_not_forwarded", B.account_id, "ap-east-1", {})
+    silent = Condition("silent", A.account_id, "eu-west-1", {})
+    opened = {c.key: c for c in (region, other, silent)}
+    # A's regions were not read (not due, or the call failed); B's were, and no longer show the region.
+    unread = observation(enabled_regions={A.account_id: None, B.account_id: frozenset()})
+    kept = carry_unread_regions([], opened, unread)
+    assert kept == [region]
+    assert sorted(c.key for c in transitions(kept, opened).clears) == sorted([silent.key, other.key])

@@ -19,6 +19,7 @@ events then take the forwarder's path to the local Panther.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -82,7 +83,10 @@ class CoveragePhase:
         self.host = ScheduledFunctionHost.from_deployment(
             central, endpoint, outputs["ScheduledFunctionName"], region
         )
-        self.driver = ScheduleDriver()
+        # The watchdog reads opted-in regions on the first run of each hour: the virtual clock starts so
+        # that the phase's last interval (where the opted-in region must be reported) is on the hour.
+        intervals = HEALTHY_INTERVALS + SILENT_INTERVALS + 1
+        self.driver = ScheduleDriver(start=(time.time() // 3600) * 3600 - intervals * heartbeat_minutes * 60)
         self.driver.attach_function(f":function:{outputs['ScheduledFunctionName']}", self._watchdog_run)
 
     def _drain(self) -> None:
