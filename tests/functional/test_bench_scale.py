@@ -47,3 +47,4 @@ def test_bench_scale_small_world_reports_every_figure() -> None:
     assert by_operation["organizations:ListTagsForResource"] == 13
     assert figures["directory_accounts"] == 13 and figures["directory_bytes"] > 0
     assert figures["large_directory_accounts"] == 10_000
+    assert figures["watchdog_pairs"] == 24 and "watchdog_seconds" in figures

@@ -1,7 +1,8 @@
 """`e2p bench --scale`: the organisation dimension, measured in one process against moto.
 
 Builds the scale world (scale_world.py: N accounts in 40 OUs, tags and an IAM alias in every
-account), then measures `e2p status`'s coverage at N x R stack instances (scale_status.py), the
+account), then measures `e2p status`'s coverage at N x R stack instances (scale_status.py), the watchdog's
+evaluation over the same pairs (scale_watchdog.py), the
 directory refresh with tags and aliases and a forwarder's cold read of the snapshot
 (scale_directory.py), and the cold read of a 10,000-account snapshot. Returns one flat dict whose
 keys are the JSON interface (add keys, never rename).
@@ -57,6 +58,7 @@ def _run(options: ScaleOptions, progress: Callable[[str], None]) -> dict[str, An
 
     from e2p.bench.scale_directory import measure_cold_read, measure_refresh, synthesise_snapshot
     from e2p.bench.scale_status import measure_status
+    from e2p.bench.scale_watchdog import measure_watchdog
     from e2p.bench.scale_world import build_organisation
 
     regions = REGIONS[: options.regions]
@@ -72,6 +74,13 @@ def _run(options: ScaleOptions, progress: Callable[[str], None]) -> dict[str, An
             f"e2p status coverage: {status['stack_instances']} stack instances, {status['status_api_calls']} "
             f"calls, {status['status_seconds']} s (of which modelled throttling "
             f"{status['status_throttle_wait_seconds']} s)"
+        )
+        watchdog = measure_watchdog(boto3, world, regions, REGION)
+        progress(
+            f"watchdog evaluation: {watchdog['watchdog_pairs']} pairs, "
+            f"{watchdog['watchdog_api_calls']} calls, {watchdog['watchdog_seconds']} s "
+            f"(judgement {watchdog['watchdog_evaluate_ms']} ms), "
+            f"{watchdog['watchdog_alarms']} alarms"
         )
         refresh = measure_refresh(boto3, world, REGION)
         progress(
@@ -92,6 +101,7 @@ def _run(options: ScaleOptions, progress: Callable[[str], None]) -> dict[str, An
         "regions": len(regions),
         "ous": len(world.ou_ids),
         **status,
+        **watchdog,
         "directory_cold_read_ms": cold["directory_cold_read_ms"],
         "directory_bytes": cold["directory_bytes"],
         "directory_accounts": cold["accounts"],
