@@ -15,9 +15,8 @@ The role's client has a botocore session of its own (its only credentials are th
 shares the base session's data loader: a new loader parses botocore's endpoint, partition and
 defaults files again, ~100 ms of the first invocation on the bench machine.
 
-IAM account aliases (`iam:ListAccountAliases`) are per account: reading them would need a role in
-every member account (this same factory with service "iam", once per account). They are not looked
-up by default; aliases come from the accounts file.
+IAM account aliases (`iam:ListAccountAliases`) are per account: the scheduled refresh reads them
+through the alias-reader role of each account (`alias_reader`), with short-lived clients of its own.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ or in an entry) are refused, every value must be a string (YAML reads an unquote
 and drops its leading zeros), ids must be 12 digits and appear once, JSON objects must not repeat a
 key. Every problem found is reported, each with the entry (`accounts[3]`) and what is wrong.
 
-This file is where IAM account aliases come from: the handler does not call
-`iam:ListAccountAliases`, which would need a role in every account (see `assumed_role`).
+IAM account aliases normally come from the directory snapshot (read in each account by the
+scheduled refresh); an alias written here overrides the one read (mode "override").
 PyYAML is imported only for YAML files: the Lambda runtime does not ship it, so a Lambda
 accounts file should be JSON unless the package bundles PyYAML.
 """
