@@ -157,7 +157,10 @@ def test_a_panther_outage_is_survived_by_dead_letters_and_replay(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # One receive before the buffer queue dead-letters: a 15 s outage outlasts that invocation's retries.
-    demo = Demo(ROOT, FaultPlan.parse("outage=15"), print, lambda_settings={"max_receive_count": 1})
+    # The coverage phase is tested by the normal run; this one saves its seconds.
+    demo = Demo(
+        ROOT, FaultPlan.parse("outage=15"), print, lambda_settings={"max_receive_count": 1}, coverage=False
+    )
     result = demo.run()
     assert result.fault_counts["outage"] == 1
     assert result.replayed > 0, "the outage should have sent messages to the dead-letter queue"
