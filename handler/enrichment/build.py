@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from botocore.config import Config
+
 from handler.enrichment.account import NodeNaming
 from handler.enrichment.directory import DEFAULT_MIN_RELOAD_INTERVAL_S, AccountDirectory, Clock
 from handler.enrichment.layered import LayeredSource
@@ -35,6 +37,15 @@ if TYPE_CHECKING:
     import boto3
 
 logger = logging.getLogger(__name__)
+
+# These calls run on the delivery path (a cold start's snapshot read, a miss's refresh request):
+# short timeouts and few attempts, so a slow S3 or Lambda API costs seconds, not botocore's minutes.
+SNAPSHOT_CLIENT_CONFIG = Config(
+    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 3}
+)
+REQUEST_CLIENT_CONFIG = Config(
+    connect_timeout=2, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2}
+)
 
 MODE_OVERRIDE = "override"
 MODE_REPLACE = "replace"
@@ -96,12 +107,14 @@ def _snapshot_directory(
 
     location = parse_location(snapshot)
     session = base_session if base_session is not None else _default_session()
-    s3 = _lazy_client(session, "s3")
+    s3 = _lazy_client(session, "s3", SNAPSHOT_CLIENT_CONFIG)
     source: AccountSource = S3SnapshotSource(s3, location)
     if accounts_file:
         source = LayeredSource(override=_checked_file_source(accounts_file), base=source)
     requester = (
-        RefreshRequester(_lazy_client(session, "lambda"), refresh_function, clock=clock)
+        RefreshRequester(
+            _lazy_client(session, "lambda", REQUEST_CLIENT_CONFIG), refresh_function, clock=clock
+        )
         if refresh_function
         else None
     )
@@ -121,7 +134,7 @@ def _default_session() -> boto3.Session:
     return boto3.Session()
 
 
-def _lazy_client(session: boto3.Session, service: str) -> Callable[[], Any]:
+def _lazy_client(session: boto3.Session, service: str, config: Config) -> Callable[[], Any]:
     """A client made on first use (most containers never ask for a refresh) and then shared."""
     lock = threading.Lock()
     made: list[Any] = []
@@ -129,7 +142,7 @@ def _lazy_client(session: boto3.Session, service: str) -> Callable[[], Any]:
     def client() -> Any:
         with lock:
             if not made:
-                made.append(session.client(service))  # type: ignore[call-overload]
+                made.append(session.client(service, config=config))  # type: ignore[call-overload]
             return made[0]
 
     return client
