@@ -288,7 +288,7 @@ def test_a_failed_step_names_its_account_and_region_and_the_rest_goes_on(stage: 
     # GIVEN a role that already has the lookup role's fixed name in the management account
     stage.client("iam").create_role(RoleName="events2panther-org-lookup", AssumeRolePolicyDocument="{}")
     # WHEN deploying THEN that step fails, named, and the steps that do not depend on it still run
-    code, data = stage.cli_json("deploy", "--yes")
+    code, data = stage.cli_json("deploy", "--yes", "--activate-trusted-access")
     assert code == 1
     steps = results_by_step(data)
     failed = [row for row in data["results"] if row["outcome"] == "failed"]
