@@ -57,7 +57,7 @@ def _run(options: ScaleOptions, progress: Callable[[str], None]) -> dict[str, An
     from moto import mock_aws
 
     from e2p.bench.scale_directory import measure_cold_read, measure_refresh, synthesise_snapshot
-    from e2p.bench.scale_status import measure_status
+    from e2p.bench.scale_status import measure_plans, measure_status
     from e2p.bench.scale_watchdog import measure_watchdog
     from e2p.bench.scale_world import build_organisation
 
@@ -74,6 +74,12 @@ def _run(options: ScaleOptions, progress: Callable[[str], None]) -> dict[str, An
             f"e2p status coverage: {status['stack_instances']} stack instances, {status['status_api_calls']} "
             f"calls, {status['status_seconds']} s (of which modelled throttling "
             f"{status['status_throttle_wait_seconds']} s)"
+        )
+        plans = measure_plans(boto3, world, regions, REGION)
+        progress(
+            f"deploy adding one OU: {plans['deploy_add_ou_missing_pairs']} pairs to create, "
+            f"{plans['deploy_add_ou_api_calls']} calls, {plans['deploy_add_ou_seconds']} s; teardown plan: "
+            f"{plans['teardown_plan_api_calls']} calls, {plans['teardown_plan_seconds']} s"
         )
         watchdog = measure_watchdog(boto3, world, regions, REGION)
         progress(
@@ -102,6 +108,7 @@ def _run(options: ScaleOptions, progress: Callable[[str], None]) -> dict[str, An
         "ous": len(world.ou_ids),
         **status,
         **watchdog,
+        **plans,
         "directory_cold_read_ms": cold["directory_cold_read_ms"],
         "directory_bytes": cold["directory_bytes"],
         "directory_accounts": cold["accounts"],

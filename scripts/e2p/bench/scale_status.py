@@ -148,3 +148,62 @@ def measure_status(
         "coverage_pairs": len(coverage.rows),
         "coverage_missing": len(coverage.missing),
     }
+
+
+def measure_plans(
+    boto3: Any, world: ScaleOrganisation, regions: tuple[str, ...], region: str
+) -> dict[str, Any]:
+    """`e2p deploy` adding one OU and `e2p teardown` planning, at the same scale.
+
+    Deploy: the new OU's accounts have no instance yet (the last leaf OU's records are left out of
+    the simulated listing); the deploy's own steps, as `Deployment._stackset`/`_instances` run them:
+    the organisation walk, the instance listing, the coverage and its missing pairs, then one
+    CreateStackInstances for the OU (counted, with one DescribeStackSetOperation poll) and the
+    listing again. Teardown: the listing and the OU x region plan `Teardown._stackset` derives from
+    it before its DeleteStackInstances call.
+    """
+    from e2p.aws.organization import accounts_in_units, stackset_targets
+    from e2p.aws.polling import Poller
+    from e2p.aws.stackset_definition import StackSetDefinition
+    from e2p.aws.stackset_ops import StackSetManager
+    from e2p.ops.coverage import compute_coverage, missing_pairs
+
+    organizations = boto3.client("organizations", region_name=region)
+    leaves = set(world.leaves)
+    top_level = tuple(ou for ou in world.ou_ids if ou not in leaves)
+    definition = StackSetDefinition(
+        name="events2panther-member",
+        description="",
+        region=region,
+        call_as="SELF",
+        organizational_units=top_level,
+        regions=regions,
+    )
+    new_ou = world.leaves[-1]
+    records = [r for r in instance_records(world, regions) if r["OrganizationalUnitId"] != new_ou]
+    cfn = ModelledStackInstances(records)
+    with counting_calls() as calls:
+        started = time.perf_counter()
+        manager = StackSetManager(cfn, definition, Poller())
+        expected = stackset_targets(accounts_in_units(organizations, top_level), world.management_id)
+        coverage = compute_coverage(expected, regions, manager.instances())
+        missing = missing_pairs(coverage)
+        manager.instances()  # the listing after the operation
+        deploy_s = time.perf_counter() - started
+    deploy_calls = sum(calls.values()) + cfn.calls + 2  # + CreateStackInstances, one operation poll
+    deploy_wait = cfn.bucket.waited_s
+    cfn = ModelledStackInstances(instance_records(world, regions))
+    started = time.perf_counter()
+    instances = StackSetManager(cfn, definition, Poller()).instances()
+    units = sorted({i.organizational_unit for i in instances if i.organizational_unit})
+    plan_regions = sorted({i.region for i in instances})
+    teardown_s = time.perf_counter() - started
+    return {
+        "deploy_add_ou_seconds": round(deploy_s + deploy_wait, 3),
+        "deploy_add_ou_api_calls": deploy_calls,
+        "deploy_add_ou_missing_pairs": len(missing),
+        "teardown_plan_seconds": round(teardown_s + cfn.bucket.waited_s, 3),
+        "teardown_plan_api_calls": cfn.calls + 1,  # + DeleteStackInstances (one call: <= 50 OUs)
+        "teardown_plan_units": len(units),
+        "teardown_plan_regions": len(plan_regions),
+    }
