@@ -122,6 +122,7 @@ def _print_report(summary: dict[str, Any]) -> None:
         f"e2p verify: {summary['verify_arrived']} account x region cells arrived at the function, "
         f"{summary['verify_missing']} missing"
     )
+    console.print(f"account aliases read from the accounts themselves: {summary.get('aliases_resolved', 0)}")
 
 
 def _counts(counts: dict[str, int]) -> str:
