@@ -83,3 +83,28 @@ def test_cloudformation_calls_are_authorized_against_the_named_stack(
             scoped.describe_stacks(StackName="allowed-stack")
     with pytest.raises(ClientError, match="AccessDenied"):
         scoped.describe_stacks(StackName="other-stack")
+
+
+@pytest.mark.parametrize("mode", ["faithful", "plain"])
+def test_a_request_botocore_signed_is_authenticated_as_aws_would(
+    servers: dict[str, LocalAws], mode: str, monkeypatch: pytest.MonkeyPatch, enforced: None
+) -> None:
+    server = servers[mode]
+    server.reset()
+    caller = user_with_policy(
+        server, f"lambda-reader-{mode}", [{"Effect": "Allow", "Action": "lambda:*", "Resource": "*"}]
+    )
+    stranger = user_with_policy(
+        server, f"nobody-{mode}", [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]
+    )
+    enforce(monkeypatch)
+    if mode == "faithful":
+        # THEN the request botocore signed is accepted, and the caller's policy still decides
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):
+            client(server, "lambda", **caller).get_function_configuration(FunctionName="absent")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            client(server, "lambda", **stranger).get_function_configuration(FunctionName="absent")
+    else:
+        # plain moto recomputes the signature of Lambda's REST path differently and refuses it
+        with pytest.raises(ClientError, match="SignatureDoesNotMatch"):
+            client(server, "lambda", **caller).get_function_configuration(FunctionName="absent")

@@ -20,6 +20,9 @@ def install_core() -> None:
     from e2p.local.fidelity import account, awslambda, dynamodb, events, lambda_async, s3, secretsmanager, sqs
 
     with _lock:
+        from e2p.local.fidelity import iam
+
+        iam.install_signatures()
         account.install()
         dynamodb.install()
         events.install()

@@ -6,6 +6,11 @@ authorizes a CloudFormation call against the ARN of the stack or stack set it na
 grant `arn:aws:cloudformation:*:*:stack/events2panther-*/*`. moto authorizes every CloudFormation
 call against resource "*", which such a statement never matches, and would refuse what AWS allows.
 Here the resource is the named stack's or stack set's ARN (calls that name none keep "*").
+
+(Signature Version 4) AWS accepts every request botocore signs. moto recomputes the signature itself
+and gets some requests wrong: Lambda's REST calls (GetFunctionConfiguration, whose path carries the
+API version) fail with SignatureDoesNotMatch. The local AWS takes the signature as given and still
+authenticates the access key and authorizes the action against the caller's policies.
 """
 
 from __future__ import annotations
@@ -45,3 +50,14 @@ def install() -> None:
     from moto.cloudformation.responses import CloudFormationResponse
 
     patching.add_property(CloudFormationResponse, "_determine_resource", _determine_resource)
+
+
+def _trust_signature(original: Any, request: Any) -> None:
+    return None
+
+
+def install_signatures() -> None:
+    """With the core patches: requests may be signed for any service before CloudFormation is used."""
+    from moto.iam.access_control import IAMRequestBase
+
+    patching.replace(IAMRequestBase, "check_signature", _trust_signature)
