@@ -183,3 +183,22 @@ def test_cloudformation_creates_a_bucket_policy(server: LocalAws) -> None:
         with pytest.raises(ClientError) as missing:
             s3.get_bucket_policy(Bucket=name)
         assert missing.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+
+
+def test_get_secret_value_serves_the_version_labelled_current(server: LocalAws) -> None:
+    # GIVEN a secret whose AWSCURRENT label is moved back to its first version
+    admin = client(server, "secretsmanager", f"arn:aws:iam::{OWNER}:role/admin")
+    arn = admin.create_secret(Name=f"e2p-fidelity-stage-{next(_ids)}", SecretString="first")["ARN"]
+    stages = admin.describe_secret(SecretId=arn)["VersionIdsToStages"]
+    (first,) = stages
+    second = admin.put_secret_value(SecretId=arn, SecretString="second")["VersionId"]
+    admin.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=first, RemoveFromVersionId=second
+    )
+    value = admin.get_secret_value(SecretId=arn)["SecretString"]
+    if server.fidelity:
+        # THEN GetSecretValue (no version, no stage) serves AWSCURRENT, as in AWS
+        assert value == "first"
+    else:
+        # plain moto keeps serving the version it made current itself
+        assert value == "second"

@@ -8,6 +8,11 @@ of a role session is the role's ARN (IAM User Guide, global condition keys). mot
 policy (PutResourcePolicy) and then serves the value to anyone. Refused calls answer
 AccessDeniedException, as AWS does.
 
+Also (Secrets Manager API, GetSecretValue and UpdateSecretVersionStage): a GetSecretValue without a
+VersionId or VersionStage returns the version labelled AWSCURRENT; moto returns the version it last
+made current itself, so after the label was moved back to an older version (a token rotated away and
+back) it served the wrong token. Moving AWSCURRENT here makes that version the one served.
+
 Also AWS::SecretsManager::ResourcePolicy for CloudFormation, which moto skips (`ResourcePolicy`
 below, added to cfn_resources.REGISTRY by `install`).
 """
@@ -20,6 +25,7 @@ from typing import Any
 from e2p.local.fidelity import cfn_resources, patching, policy
 from e2p.local.fidelity.cfn_resources import FidelityResource
 
+CURRENT_STAGE = "AWSCURRENT"
 GET_SECRET_VALUE = "secretsmanager:GetSecretValue"  # noqa: S105 - an IAM action name
 
 
@@ -91,9 +97,20 @@ class ResourcePolicy(FidelityResource):
             return
 
 
+def _update_secret_version_stage(original: Any, backend: Any, **kwargs: Any) -> Any:
+    result = original(backend, **kwargs)
+    moved_to = kwargs.get("move_to_version_id")
+    if kwargs.get("version_stage") == CURRENT_STAGE and moved_to:
+        backend.secrets[kwargs["secret_id"]].default_version_id = moved_to
+    return result
+
+
 def install() -> None:
     """Install the Secrets Manager patch into this process (idempotent)."""
+    from moto.secretsmanager.models import SecretsManagerBackend
     from moto.secretsmanager.responses import SecretsManagerResponse
+
+    patching.replace(SecretsManagerBackend, "update_secret_version_stage", _update_secret_version_stage)
 
     patching.replace(SecretsManagerResponse, "get_secret_value", _get_secret_value)
     cfn_resources.REGISTRY.setdefault("AWS::SecretsManager::ResourcePolicy", ResourcePolicy)
