@@ -146,6 +146,48 @@ def test_small_batches_without_a_window_and_no_reservation_are_accepted(tmp_path
     assert settings.central.function_parameters["ReservedConcurrency"] == "0"
 
 
+def test_alarm_notifications_and_member_dlq_alarm_reach_the_templates(tmp_path: Path) -> None:
+    from e2p.aws.stack_parameters import member_parameters
+
+    text = (
+        VALID.replace(
+            'panther_url = "https://panther.example.com/api/event/create"',
+            'panther_url = "https://panther.example.com/api/event/create"\n'
+            'alarm_email = "oncall@example.com"\n'
+            'alarm_topic_arn = "arn:aws:sns:eu-west-1:222222222222:alerts"',
+        )
+        + "\n[member]\ndead_letter_alarm = true\n"
+    )
+    settings = load_settings(write(tmp_path, text))
+    values = central_parameters(settings, "o-a1b2c3d4e5", "111111111111", "bucket", "key.zip")
+    assert (values["AlarmEmail"], values["AlarmTopicArn"]) == (
+        "oncall@example.com",
+        "arn:aws:sns:eu-west-1:222222222222:alerts",
+    )
+    # Each value is one the central template accepts (its AllowedPattern).
+    template = (REPO / "central" / "template.yaml").read_text(encoding="utf-8")
+    check_parameters("central/template.yaml", template_parameters(load_template(template)), values)
+    assert (
+        member_parameters(settings, "arn:aws:events:eu-west-1:222222222222:event-bus/b")["DeadLetterAlarm"]
+        == "true"
+    )
+    # Off by default: no parameter, the template's "false".
+    default = load_settings(write(tmp_path, VALID))
+    assert "DeadLetterAlarm" not in member_parameters(
+        default, "arn:aws:events:eu-west-1:222222222222:event-bus/b"
+    )
+    assert "AlarmEmail" not in central_parameters(
+        default, "o-a1b2c3d4e5", "111111111111", "bucket", "key.zip"
+    )
+
+
+def test_a_bad_alarm_email_names_the_key(tmp_path: Path) -> None:
+    text = VALID.replace("[stackset]", 'alarm_email = "not an address"\n\n[stackset]')
+    code, _, stderr = run("status", "--config", str(write(tmp_path, text)))
+    assert code == 2
+    assert "central.alarm_email" in stderr
+
+
 def test_http_is_accepted_only_when_explicitly_allowed(tmp_path: Path) -> None:
     text = VALID.replace("https://panther", "http://panther").replace(
         "[central]", "[central]\nallow_insecure_http = true"

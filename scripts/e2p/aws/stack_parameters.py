@@ -35,6 +35,10 @@ def central_parameters(
     }
     if central.event_bus_name:
         values["EventBusName"] = central.event_bus_name
+    if central.alarm_email:
+        values["AlarmEmail"] = central.alarm_email
+    if central.alarm_topic_arn:
+        values["AlarmTopicArn"] = central.alarm_topic_arn
     values.update(coverage_parameters(settings))
     values.update(central.function_parameters)
     return values
@@ -70,6 +74,8 @@ def member_parameters(
     settings: Settings, central_bus_arn: str, *, alias_reader_arn: str = "", alias_role_name: str = ""
 ) -> dict[str, str]:
     values = {"CentralEventBusArn": central_bus_arn, "RuleState": settings.member.rule_state}
+    if settings.member.dead_letter_alarm:
+        values["DeadLetterAlarm"] = "true"
     # The alias-reader role (once per account) trusts the central directory refresh only.
     if alias_reader_arn:
         values["AliasReaderPrincipalArn"] = alias_reader_arn

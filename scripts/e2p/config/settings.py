@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from e2p.exceptions import SettingsError
 
 DEFAULT_CONFIG_FILE: Final = "e2p.toml"
 DEFAULT_CENTRAL_STACK: Final = "events2panther-central"
+# The central template's AllowedPattern for AlarmEmail and AlarmTopicArn.
+EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+")
+SNS_TOPIC_ARN: Final = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}")
 # Every role of the forwarder is named with this prefix (handler/mappers/feedback_loop.py).
 FORWARDER_ROLE_PREFIX: Final = "events2panther-"
 DEFAULT_MEMBER_STACK: Final = "events2panther-member"
@@ -114,6 +118,9 @@ class CentralSettings:
     allowed_org_paths: tuple[str, ...] = ()
     event_bus_name: str | None = None
     code_bucket: str | None = None
+    # Where the central alarms notify (central template AlarmEmail / AlarmTopicArn); None: no one.
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
     # Central template parameter name -> value, only for the keys the operator set.
     function_parameters: Mapping[str, str] = field(default_factory=dict)
 
@@ -138,6 +145,9 @@ class MemberSettings:
     # Compact JSON, validated; None keeps the template's default pattern.
     event_pattern: str | None = None
     access_role_name: str = DEFAULT_ACCESS_ROLE
+    # A CloudWatch alarm on every member DLQ (~$0.10 per account x region per month); off: `e2p status
+    # --member-dlqs` reads the depths on demand.
+    dead_letter_alarm: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +342,12 @@ def _parse_central(section: _Section) -> CentralSettings:
         allowed_org_paths=tuple(org_paths),
         event_bus_name=_optional(section, "event_bus_name", v.event_bus_name),
         code_bucket=_optional(section, "code_bucket", v.bucket_name),
+        alarm_email=_optional(
+            section, "alarm_email", lambda k, val: v.matching(k, val, EMAIL, "an e-mail address")
+        ),
+        alarm_topic_arn=_optional(
+            section, "alarm_topic_arn", lambda k, val: v.matching(k, val, SNS_TOPIC_ARN, "an SNS topic ARN")
+        ),
         function_parameters=_parse_function(section.section("lambda")),
     )
     section.finish()  # before the cross-checks: a placeholder must not be reported as a value
@@ -408,6 +424,7 @@ def _parse_member(section: _Section, base_dir: Path) -> MemberSettings:
         if pattern_file is None
         else _event_pattern(section.key("event_pattern_file"), pattern_file, base_dir),
         access_role_name=_optional(section, "access_role_name", v.role_name) or DEFAULT_ACCESS_ROLE,
+        dead_letter_alarm=_optional(section, "dead_letter_alarm", v.boolean) or False,
     )
     section.finish()
     return settings
