@@ -412,3 +412,68 @@ def test_the_watchdog_raises_each_alert_and_clears_it_once(aws: Aws) -> None:
     )
     run_watchdog(aws, world, t0 + 125 * MINUTE)
     assert changes(aws, world) == Counter()  # cleared once, not on every run
+
+
+# --- AWS::Lambda::Permission (the schedule rules' permissions to invoke the scheduled function) ----
+
+PERMISSION_TEMPLATE = json.dumps(
+    {
+        "Resources": {
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    }
+                },
+            },
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.12",
+                    "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"ZipFile": "def handler(event, context):\n    return event\n"},
+                },
+            },
+            "Permission": {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "FunctionName": {"Ref": "Function"},
+                    "Action": "lambda:InvokeFunction",
+                    "Principal": "events.amazonaws.com",
+                },
+            },
+        }
+    }
+)
+
+
+def permission_resource(aws: Aws, account: str) -> tuple[str, str]:
+    cfn = aws.client("cloudformation", account)
+    name = f"permission-{next(_ids)}"
+    cfn.create_stack(StackName=name, TemplateBody=PERMISSION_TEMPLATE, Capabilities=["CAPABILITY_IAM"])
+    resources = {
+        r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    }
+    return resources["Permission"].get("PhysicalResourceId", ""), resources["Function"]["PhysicalResourceId"]
+
+
+def test_a_lambda_permission_from_cloudformation_has_its_id_and_its_statement(aws: Aws) -> None:
+    account = account_id(735)
+    permission, function = permission_resource(aws, account)
+    assert permission  # CloudFormation lists what it created with its physical id
+    policy = json.loads(aws.client("lambda", account).get_policy(FunctionName=function)["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == [permission]
+
+
+def test_plain_moto_creates_a_lambda_permission_without_a_physical_id(moto_aws: Aws) -> None:
+    permission, _ = permission_resource(moto_aws, account_id(736))
+    assert permission == ""

@@ -325,6 +325,31 @@ class SchedulerSchedule(FidelityResource):
         scheduler_backends[account_id][region_name].delete_schedule(self.group, self.name)
 
 
+class LambdaPermission(FidelityResource):
+    """AWS::Lambda::Permission with a physical id (Ref: the permission's statement id), the statement added
+    to the function's resource policy under that id, and removed with the stack. moto adds the
+    statement but gives the resource no physical id (CloudFormation lists it as never created)."""
+
+    def create(self) -> None:
+        from moto.awslambda.utils import get_backend
+
+        props = self.properties
+        self._physical_id = f"{self._physical_id}-{mock_random.get_random_string(12)}"
+        function = get_backend(self.account_id, self.region_name).get_function(props["FunctionName"])
+        function.policy.add_statement(raw=json.dumps({**props, "StatementId": self._physical_id}))
+        self.function_name = props["FunctionName"]
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.awslambda.exceptions import UnknownFunctionException, UnknownPolicyException
+        from moto.awslambda.utils import get_backend
+
+        try:
+            function = get_backend(account_id, region_name).get_function(self.function_name)
+            function.policy.del_statement(self._physical_id)
+        except (UnknownFunctionException, UnknownPolicyException):
+            return  # the function (and its policy) may be gone already: no order in moto's deletion
+
+
 REGISTRY: dict[str, type[FidelityResource]] = {
     "AWS::Events::EventBusPolicy": EventBusPolicy,
     "AWS::SQS::QueuePolicy": QueuePolicy,
@@ -332,6 +357,7 @@ REGISTRY: dict[str, type[FidelityResource]] = {
     "AWS::CloudWatch::Alarm": Alarm,
     "AWS::Lambda::EventInvokeConfig": EventInvokeConfig,
     "AWS::Scheduler::Schedule": SchedulerSchedule,
+    "AWS::Lambda::Permission": LambdaPermission,
 }
 
 # The property that names the resource, where the type has one (else CloudFormation generates it).
