@@ -67,6 +67,8 @@ def coverage_parameters(settings: Settings) -> dict[str, str]:
     }
     if settings.stackset.name:
         values["MemberStackSetName"] = settings.stackset.name
+    if settings.member.heartbeat_minutes is not None:
+        values["HeartbeatMinutes"] = str(settings.member.heartbeat_minutes)
     return values
 
 
@@ -74,6 +76,8 @@ def member_parameters(
     settings: Settings, central_bus_arn: str, *, alias_reader_arn: str = "", alias_role_name: str = ""
 ) -> dict[str, str]:
     values = {"CentralEventBusArn": central_bus_arn, "RuleState": settings.member.rule_state}
+    if settings.member.heartbeat_minutes is not None:  # the central stack gets the same value
+        values["HeartbeatMinutes"] = str(settings.member.heartbeat_minutes)
     if settings.member.dead_letter_alarm:
         values["DeadLetterAlarm"] = "true"
     # The alias-reader role (once per account) trusts the central directory refresh only.

@@ -145,6 +145,9 @@ class MemberSettings:
     # Compact JSON, validated; None keeps the template's default pattern.
     event_pattern: str | None = None
     access_role_name: str = DEFAULT_ACCESS_ROLE
+    # Minutes between coverage heartbeats (member and central HeartbeatMinutes); 0 turns them off;
+    # None keeps the templates' default (15).
+    heartbeat_minutes: int | None = None
     # A CloudWatch alarm on every member DLQ (~$0.10 per account x region per month); off: `e2p status
     # --member-dlqs` reads the depths on demand.
     dead_letter_alarm: bool = False
@@ -424,6 +427,7 @@ def _parse_member(section: _Section, base_dir: Path) -> MemberSettings:
         if pattern_file is None
         else _event_pattern(section.key("event_pattern_file"), pattern_file, base_dir),
         access_role_name=_optional(section, "access_role_name", v.role_name) or DEFAULT_ACCESS_ROLE,
+        heartbeat_minutes=_optional(section, "heartbeat_minutes", lambda k, val: v.integer(k, val, 0, 1440)),
         dead_letter_alarm=_optional(section, "dead_letter_alarm", v.boolean) or False,
     )
     section.finish()
