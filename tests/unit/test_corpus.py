@@ -361,12 +361,13 @@ def test_a_lone_surrogate_in_an_event_gives_a_valid_body_not_an_exception() -> N
     # WHEN it is translated and encoded
     translation = translate(envelope_from_text(body), lambda account_id: ACCOUNT)
 
-    # THEN each body is valid UTF-8 within the limit, the surrogates replaced by U+FFFD
+    # THEN each body is valid UTF-8 within the limit; a lone surrogate is not printable, so extra fields
+    # lose it as node and summary do (the line cleaning of every text, issue 13)
     assert translation.messages
     for message in translation.messages:
         event = json.loads(message.body().decode("utf-8"))["event"]
         assert len(message.body()) <= PANTHER_MAX_BODY_BYTES
-        assert event["region"] == "eu-west-1\ufffd"
+        assert event["region"] == "eu-west-1"
 
 
 def reference_fitted(message: PantherMessage) -> PantherMessage:
