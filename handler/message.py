@@ -142,7 +142,7 @@ def fitted_message(
     # cleaning as the summary, so no control or bidi character (U+202E...) reaches it. One C pass
     # over all values finds the rare message that needs it.
     if fields and not "".join(fields.values()).isprintable():
-        fields = {name: clean_line(value) for name, value in fields.items()}
+        fields = {name: value if value.isprintable() else clean_line(value) for name, value in fields.items()}
     if not all(fields.values()):
         fields = dict(filter(_HAS_VALUE, fields.items()))  # filter + itemgetter: a loop in C
     if fields and max(map(len, fields.values())) > FIELD_MAX_CHARS:

@@ -379,9 +379,10 @@ def reference_fitted(message: PantherMessage) -> PantherMessage:
         tag=shorten(clean_line(message.tag), FIELD_MAX_CHARS),
         identifier=shorten(message.identifier, 1024) if message.identifier else None,
         fields={
-            name: shorten(value, FIELD_MAX_CHARS)
+            # A value with a non-printable character is made one printable line (issue 13).
+            name: shorten(value if value.isprintable() else clean_line(value), FIELD_MAX_CHARS)
             for name, value in message.fields.items()
-            if value and not is_reserved_field(name)
+            if (value if value.isprintable() else clean_line(value)) and not is_reserved_field(name)
         },
     )
     return cleaned
