@@ -81,6 +81,11 @@ def test_status_shows_last_heard_regions_not_covered_and_writes_the_html_map(
         }
         assert 'data-key="ou"' in text and "<script>" in text
         assert "no healthy stack instance" in text  # the legend names every state
+
+        # AND the table output names the same (the silent pair and the region not covered)
+        table = shared_deployment.cli("status")
+        assert "Last heard" in table.stdout and "silent" in table.stdout
+        assert "Opt-in regions enabled but not covered" in table.stdout and "me-south-1" in table.stdout
     finally:
         shared_deployment.client("account").disable_region(AccountId=app, RegionName="me-south-1")
 
