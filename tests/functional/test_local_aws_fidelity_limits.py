@@ -373,3 +373,56 @@ def test_plain_moto_creates_service_managed_stack_sets_without_trusted_access(mo
     create_service_managed(moto_aws, management)
     with pytest.raises((ClientError, ResponseParserError, NotImplementedError)):
         moto_aws.client("cloudformation", management).describe_organizations_access()
+
+
+def test_a_role_trusting_one_rule_cannot_be_passed_by_another(aws: Aws, moto_aws: Aws) -> None:
+    # GIVEN a forwarder role whose trust admits EventBridge only for the rule named "fwd" (aws:SourceArn)
+    for server, enforced in ((aws, True), (moto_aws, False)):
+        org = organization(server) if enforced else None
+        sender = org.member_a if org else fresh_account()
+        central = org.central if org else fresh_account()
+        condition = {"StringEquals": {"aws:PrincipalOrgID": org.org_id}} if org else {"StringEquals": {}}
+        bus_arn, _, central_url = central_bus(server, central, HOME, condition)
+        iam = server.client("iam", sender)
+        name = f"{FORWARDER_PREFIX}-{unique('t')}"
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                    "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:events:{HOME}:{sender}:rule/fwd"}},
+                }
+            ],
+        }
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName="put",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "events:PutEvents", "Resource": bus_arn}],
+                }
+            ),
+        )
+        dlq_url, dlq_arn = queue(server, sender, HOME, unique("dlq"))
+        source = unique("app.")
+        # WHEN another rule of the same account uses the role
+        rule_to(
+            server,
+            sender,
+            HOME,
+            source,
+            {"Arn": bus_arn, "RoleArn": role, "DeadLetterConfig": {"Arn": dlq_arn}},
+        )
+        put(server, sender, HOME, source)
+        # THEN AWS refuses to let EventBridge assume it for that rule; plain moto delivers anyway
+        delivered = len(bodies(server, central, HOME, central_url))
+        if enforced:
+            assert delivered == 0
+            (dead,) = receive(server, sender, HOME, dlq_url)
+            assert dead["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "FAILED_TO_ASSUME_ROLE"
+        else:
+            assert delivered == 1
