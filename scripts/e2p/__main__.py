@@ -1,5 +1,5 @@
 """`python -m e2p` runs the CLI, for environments without the console script."""
 
-from e2p.cli import main
+from e2p.cli import run
 
-main(prog_name="e2p")
+run()

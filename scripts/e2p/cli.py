@@ -19,7 +19,7 @@ from e2p.commands import (
     teardown_cmd,
     verify_cmd,
 )
-from e2p.console.logs import LOG_FILE_VARIABLE, route_logs, set_log_target
+from e2p.console.logs import LOG_FILE_VARIABLE, guard_stdout, route_logs, set_log_target
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,3 +55,10 @@ main.add_command(demo_cmd.demo_command)
 main.add_command(load_cmd.load_command)
 main.add_command(preflight_cmd.preflight_command)
 main.add_command(verify_cmd.verify_command)
+
+
+def run() -> None:
+    """The `e2p` console script (and `python -m e2p`): the group, with every log handler kept off
+    stdout for the life of the process. Tests call `main` and keep their own logging as it is."""
+    guard_stdout()
+    main(prog_name="e2p")

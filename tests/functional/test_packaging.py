@@ -124,7 +124,7 @@ def run_installed(site: Path, cwd: Path, code: str, *args: str) -> subprocess.Co
     )
 
 
-E2P = "import sys; from e2p.cli import main; main(sys.argv[1:])"
+E2P = "import sys; from e2p.cli import run; sys.argv[0] = 'e2p'; run()"
 
 
 def test_an_installed_e2p_finds_its_files_from_any_directory(installed: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from e2p.console import exit_codes
 from e2p.console.local_mode import LocalModeMissingError, missing_modules, require_local_mode
-from e2p.console.logs import route_logs, set_log_target
+from e2p.console.logs import guard_stdout, route_logs, set_log_target
 from e2p.console.ticker import Ticker
 
 pytestmark = pytest.mark.unit
@@ -73,3 +73,25 @@ def test_the_ticker_reports_until_the_block_ends() -> None:
     while calls.acquire(timeout=0.05):
         count += 1
     assert count <= 1  # at most one report was in flight when the block ended
+
+
+def test_a_handler_added_later_on_stdout_starts_on_the_log_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the guard (monkeypatch restores logging.Logger.addHandler after the test)
+    monkeypatch.setattr(logging.Logger, "addHandler", logging.Logger.addHandler)
+    fake_stdout, target = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake_stdout)
+    set_log_target(target)
+    guard_stdout()
+    guard_stdout()  # idempotent
+    logger = logging.getLogger("e2p-test-late-logger")
+    logger.propagate = False
+    try:
+        # WHEN a module builds a Logger that writes to stdout, as powertools does on import
+        logger.addHandler(logging.StreamHandler(sys.stdout))
+        logger.warning("late line")
+        # THEN the line is on the log target, stdout stays clean
+        assert "late line" in target.getvalue()
+        assert fake_stdout.getvalue() == ""
+    finally:
+        logger.handlers = []
+        set_log_target(sys.stderr)

@@ -2,8 +2,9 @@
 
 The handler logs through powertools, whose Logger writes to sys.stdout as Lambda expects; the local
 commands run that handler in this process, so its lines would land in the middle of `--output json`.
-`route_logs` moves every stream handler that writes to stdout onto stderr (or the `--log-file`),
-and is called again after a command imports the handler (a Logger binds its stream when built).
+`route_logs` moves every stream handler that writes to stdout onto stderr (or the `--log-file`), and
+`guard_stdout` makes every handler added later (a Logger binds its stream when it is built, and the
+handler's modules are imported while a command runs) start on the log target too.
 """
 
 from __future__ import annotations
@@ -54,3 +55,28 @@ def route_logs() -> int:
         last_resort.setLevel(logging.WARNING)
         logging.lastResort = last_resort
     return moved
+
+
+def _writes_to_stdout(handler: logging.Handler) -> bool:
+    stream = getattr(handler, "stream", None)
+    return (
+        isinstance(handler, logging.StreamHandler)
+        and stream is not None
+        and (stream is sys.stdout or stream is sys.__stdout__)
+    )
+
+
+def guard_stdout() -> None:
+    """From now on, a stream handler added to any logger of this process never writes to stdout
+    (idempotent). Only the CLI calls it: in Lambda, stdout is where logs belong."""
+    if getattr(logging.Logger.addHandler, "_e2p_guard", False):
+        return
+    original = logging.Logger.addHandler
+
+    def add_handler(self: logging.Logger, handler: logging.Handler) -> None:
+        if _writes_to_stdout(handler):
+            handler.setStream(log_target())  # type: ignore[attr-defined]
+        original(self, handler)
+
+    add_handler._e2p_guard = True  # type: ignore[attr-defined]
+    logging.Logger.addHandler = add_handler  # type: ignore[method-assign]
