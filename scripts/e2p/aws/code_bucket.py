@@ -280,6 +280,9 @@ def created_by_e2p(s3: Any, bucket: str, owner: str) -> bool:
 
 def empty_and_delete(s3: Any, bucket: str, owner: str) -> int:
     """Delete every object version and delete marker, then the bucket; returns how many were removed."""
+    # The policy keeps object deletes for the principal that deployed: whoever tears down (and may
+    # delete bucket policies) lifts it first, as the bucket is going anyway.
+    s3.delete_bucket_policy(Bucket=bucket, ExpectedBucketOwner=owner)
     removed = 0
     paginator = s3.get_paginator("list_object_versions")
     for page in paginator.paginate(Bucket=bucket, ExpectedBucketOwner=owner):
@@ -289,9 +292,17 @@ def empty_and_delete(s3: Any, bucket: str, owner: str) -> int:
         ]
         # DeleteObjects takes at most 1,000 keys, which is also the page size.
         if doomed:
-            s3.delete_objects(
+            answer = s3.delete_objects(
                 Bucket=bucket, Delete={"Objects": doomed, "Quiet": True}, ExpectedBucketOwner=owner
             )
+            # DeleteObjects answers 200 and lists per key what it refused.
+            errors = answer.get("Errors") or []
+            if errors:
+                first = errors[0]
+                raise CodeIntegrityError(
+                    f"bucket {bucket}: {len(errors)} object versions not deleted "
+                    f"({first.get('Key')}: {first.get('Code')} {first.get('Message', '')})".rstrip()
+                )
             removed += len(doomed)
     s3.delete_bucket(Bucket=bucket, ExpectedBucketOwner=owner)
     return removed
