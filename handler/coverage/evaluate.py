@@ -24,7 +24,7 @@ from typing import Final
 from handler.mappers.coverage import DEAD_LETTERS, REGION_NOT_FORWARDED, SILENT, UNCOVERED
 
 ALERT_KEY_PREFIX: Final = "alert#"
-# StackSets reports a healthy instance as CURRENT (and, where it reports it, SUCCEEDED).
+# The label handler.coverage.reads gives a healthy instance (CURRENT, its operation succeeded or running).
 HEALTHY_INSTANCE: Final = "CURRENT"
 
 
@@ -103,7 +103,7 @@ def conditions(observation: Observation) -> list[Condition]:
         named = {"account_id": account.account_id, "account_name": account.name, "region": region}
         if account.account_id in member_ids:
             instance = instances.get(pair)
-            if instance is None or not instance.status.startswith(HEALTHY_INSTANCE):
+            if instance is None or instance.status != HEALTHY_INSTANCE:
                 status = instance.status if instance else "no stack instance"
                 found.append(Condition(UNCOVERED, *pair, {**named, "stack_status": status}))
                 continue  # one cause, one alert: an uncovered pair is silent because of it

@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 # An opt-in region the account enabled. ENABLING (in progress) is reported once it is ENABLED.
 OPTED_IN_STATUSES: Final = ("ENABLED",)
-OK_DETAILED_STATUSES: Final = frozenset({"", "SUCCEEDED"})
+# A CURRENT instance whose stack is being updated (PENDING, RUNNING) still forwards: only a failed,
+# cancelled or skipped operation, or an instance not CURRENT, leaves its pair uncovered.
+OK_DETAILED_STATUSES: Final = frozenset({"", "SUCCEEDED", "PENDING", "RUNNING"})
 
 
 def _is_active(account: dict[str, Any]) -> bool:
@@ -77,7 +79,13 @@ def stack_instances(client: Any, stackset_name: str) -> list[Instance]:
         for summary in page.get("Summaries", []):
             status = str(summary.get("Status", ""))
             detailed = str((summary.get("StackInstanceStatus") or {}).get("DetailedStatus", ""))
-            label = status if detailed in OK_DETAILED_STATUSES else f"{detailed} ({status})"
+            label = (
+                status
+                if status == "CURRENT" and detailed in OK_DETAILED_STATUSES
+                else f"{status} ({detailed})"
+            )
+            if status != "CURRENT" and not detailed:
+                label = status
             found.append(Instance(str(summary["Account"]), str(summary["Region"]), label))
     return found
 

@@ -151,3 +151,40 @@ def test_a_region_alert_of_an_account_not_read_this_run_is_kept_not_cleared() ->
     kept = carry_unread_regions([], opened, unread)
     assert kept == [region]
     assert sorted(c.key for c in transitions(kept, opened).clears) == sorted([silent.key, other.key])
+
+
+class Pages:
+    def __init__(self, summaries: list[dict[str, object]]) -> None:
+        self.summaries = summaries
+
+    def get_paginator(self, name: str) -> Pages:
+        assert name == "list_stack_instances"
+        return self
+
+    def paginate(self, **_: object) -> list[dict[str, object]]:
+        return [{"Summaries": self.summaries}]
+
+
+@pytest.mark.parametrize(
+    ("status", "detailed", "covered"),
+    [
+        ("CURRENT", "SUCCEEDED", True),
+        ("CURRENT", "RUNNING", True),  # an update in progress: the stack still forwards
+        ("CURRENT", "", True),
+        ("OUTDATED", "FAILED", False),
+        ("OUTDATED", "RUNNING", False),  # being created: nothing forwards yet
+        ("CURRENT", "SKIPPED_SUSPENDED_ACCOUNT", False),
+        ("INOPERABLE", "INOPERABLE", False),
+    ],
+)
+def test_which_stack_instances_cover_their_pair(status: str, detailed: str, covered: bool) -> None:
+    from handler.coverage.reads import stack_instances
+
+    summary = {"Account": A.account_id, "Region": "eu-west-1", "Status": status}
+    if detailed:
+        summary["StackInstanceStatus"] = {"DetailedStatus": detailed}
+    (instance,) = stack_instances(Pages([summary]), "members")
+    found = conditions(
+        observation(instances=(instance,), members=(A,), regions=("eu-west-1",), management=None)
+    )
+    assert (not [c for c in found if c.kind == "uncovered"]) is covered
