@@ -317,3 +317,31 @@ def test_a_misspelt_section_gets_a_suggestion(tmp_path: Path) -> None:
     code, _stdout, stderr = run("status", "--config", str(config))
     assert code == 2
     assert "did you mean stackset?" in " ".join(stderr.split())
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("deploy", "--yes"),
+        ("preflight",),
+        ("verify",),
+        ("status",),
+        ("teardown", "--yes"),
+        ("demo",),
+        ("load", "--events", "10"),
+        ("bench", "--events", "10"),
+    ],
+)
+def test_a_missing_project_is_the_same_usage_error_in_every_command(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # GIVEN E2P_PROJECT_ROOT pointing at a folder without the templates
+    config = write(tmp_path, VALID)
+    options = ("--config", str(config)) if command[0] not in {"demo", "load", "bench"} else ()
+    # WHEN any command starts
+    code, stdout, stderr = run(*command, *options, env={"E2P_PROJECT_ROOT": str(tmp_path)})
+    # THEN one line says so, exit 2, nothing attempted, no traceback
+    assert code == 2, (command, stderr)
+    assert "central/template.yaml" in stderr
+    assert stdout == ""
+    assert "Traceback" not in stderr

@@ -95,3 +95,16 @@ def test_a_handler_added_later_on_stdout_starts_on_the_log_target(monkeypatch: p
     finally:
         logger.handlers = []
         set_log_target(sys.stderr)
+
+
+def test_a_long_summary_line_is_not_wrapped_when_stdout_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from e2p.console.output import Output, OutputFormat
+
+    output = Output(OutputFormat.TABLE)
+    line = "unhealthy: " + "; ".join(
+        f"account 1234567890{i:02d} eu-west-1 has no stack instance" for i in range(4)
+    )
+    output.out.print(line)
+    assert capsys.readouterr().out == line + "\n"

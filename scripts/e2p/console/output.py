@@ -39,7 +39,9 @@ class Output:
     def __init__(self, fmt: OutputFormat = OutputFormat.TABLE) -> None:
         self.format = fmt
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
-        self.out = Console(highlight=False)
+        # soft_wrap: a summary line piped to a file or another program stays one line (tables still
+        # fit the width: rich uses 80 columns when stdout is not a terminal).
+        self.out = Console(highlight=False, soft_wrap=True)
 
     @property
     def json(self) -> bool:
