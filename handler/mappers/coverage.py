@@ -66,7 +66,16 @@ def summary_of(kind: str, name: str, region: str, minutes: str, queue: str) -> s
 def watchdog_alert(envelope: Envelope) -> Sequence[Alert] | Filtered:
     kind = envelope.text("kind")
     if kind not in SEVERITY:
-        raise ValueError(f"unknown coverage alert kind {kind!r}")
+        # A watchdog newer than this forwarder (or a hand-made event): shown, never dropped. Mappers
+        # do not raise; the kind is named in the summary, which stays stable for that kind.
+        return [
+            Alert(
+                summary=f"Events2Panther coverage alert of an unknown kind: {kind or '(none)'}",
+                severity=Severity.INDETERMINATE,
+                tag=TAG,
+                fields={"coverage_kind": kind, "coverage_state": envelope.text("state")},
+            )
+        ]
     alarm = envelope.text("state", default=ALARM) == ALARM
     account = envelope.text("account_id")
     region = envelope.text("region")

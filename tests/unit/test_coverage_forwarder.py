@@ -185,9 +185,11 @@ def test_dead_letters_alert_is_the_central_queue_with_the_count_in_a_field() -> 
     assert (alert.severity, clear.severity) == (3, 0)
 
 
-def test_an_unknown_kind_falls_back_to_the_generic_mapping() -> None:
+def test_an_unknown_kind_is_shown_not_dropped() -> None:
     result = map_event(envelope_from_object(watchdog_envelope("nonsense", "ALARM")))
-    assert result.status.value == "generic"
+    (alert,) = result.alerts
+    assert alert.summary == "Events2Panther coverage alert of an unknown kind: nonsense"
+    assert int(alert.severity) == 1
 
 
 class RefusesTheToken(AnswersAtOnce):
