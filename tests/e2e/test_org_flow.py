@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -34,6 +35,24 @@ def test_every_event_sent_from_the_organisation_is_delivered(normal_run: tuple[D
     assert result.dead_lettered == 0
     assert result.delivered + result.filtered == result.events_sent
     assert result.duplicates == 0
+
+
+def test_verify_proves_every_account_and_region_after_the_deploy(normal_run: tuple[Demo, DemoResult]) -> None:
+    # `e2p verify` ran after the deploy: a marked event from every account x region, the management
+    # account's and the account enrolled during the run included, reached the function.
+    demo, result = normal_run
+    assert demo.org is not None and demo.verify is not None
+    cells = {(c.account, c.region) for c in demo.verify.cells}
+    accounts = {account for account, _ in cells}
+    assert {region for _, region in cells} == set(DEMO_REGIONS)
+    assert demo.org.management_account in accounts
+    assert any(a.name == "payments-prod" and a.account_id in accounts for a in demo.org.accounts)
+    enrolled = re.search(r"\((\d{12})\)", result.enrolled_account)
+    assert enrolled is not None and enrolled.group(1) in accounts
+    assert len(cells) == len(accounts) * len(DEMO_REGIONS)
+    assert result.verify_missing == 0
+    assert result.verify_arrived == len(cells)
+    assert result.summary()["verify_arrived"] == len(cells)
 
 
 def test_events_arrive_enriched_with_the_sending_account_name_and_ou(
