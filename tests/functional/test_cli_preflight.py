@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,42 @@ def test_with_the_prerequisites_nothing_fails_and_an_unknown_ou_stops_the_deploy
         "cloudformation", stage.endpoint, CENTRAL_REGION, **stage.credentials(stage.layout.central_account)
     )
     assert stack_status(central, CENTRAL_STACK) is None
+
+
+def test_send_test_posts_one_event_with_the_token_and_a_refused_token_fails(
+    stage: Stage, tmp_path: Path
+) -> None:
+    from e2p.local.panther import LocalPanther
+
+    token = "t" * 32
+    with LocalPanther(token) as panther:
+        config = stage.write_config(
+            "local-panther.toml",
+            central=f"""
+                [central]
+                account_id = "{stage.layout.central_account}"
+                region = "{CENTRAL_REGION}"
+                role_arn = "arn:aws:iam::{stage.layout.central_account}:role/OrganizationAccountAccessRole"
+                panther_url = "{panther.url}"
+                allow_insecure_http = true
+            """,
+        )
+        good, bad = tmp_path / "good", tmp_path / "bad"
+        good.write_text(token, encoding="utf-8")
+        bad.write_text("x" * 32, encoding="utf-8")
+        # WHEN preflight runs without --send-test, nothing reaches Panther
+        stage.cli_json("preflight", config=config)
+        assert panther.events() == []
+        # WHEN it runs with --send-test and the right token: one event, the check passes
+        _code, data = stage.cli_json("preflight", "--send-test", "--token-file", str(good), config=config)
+        assert by_name(data)["panther test event"]["status"] == "PASS"
+        assert [e["summary"] for e in panther.events()] == [
+            "Events2Panther preflight test event (e2p preflight --send-test)"
+        ]
+        # WHEN the token is refused: FAIL, exit 1
+        code, data = stage.cli_json("preflight", "--send-test", "--token-file", str(bad), config=config)
+        assert code == 1
+        assert by_name(data)["panther test event"]["status"] == "FAIL"
+        assert "token" in by_name(data)["panther test event"]["detail"]
+    # AND --send-test without a token file is a usage error
+    assert stage.cli("preflight", "--send-test").exit_code == 2

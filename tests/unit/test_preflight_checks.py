@@ -16,6 +16,7 @@ from e2p.ops.preflight import (
     organizational_units_check,
     panther_check,
     regions_check,
+    send_test_check,
     trusted_access_check,
 )
 
@@ -123,3 +124,11 @@ def test_panther_url_certificate_not_trusted_fails_unreachable_warns() -> None:
         Status.WARN
     )
     assert panther_check(URL, False, failing(ConnectionRefusedError(111, "refused"))).status is Status.WARN
+
+
+def test_panthers_answer_to_the_test_event() -> None:
+    assert send_test_check(200, '{"status": "Created"}').status is Status.PASS
+    assert send_test_check(401, "API Key Authentication failed").status is Status.FAIL
+    assert send_test_check(400, '{"message": "Event discarded"}').status is Status.WARN
+    assert send_test_check(404, "Not Found").status is Status.FAIL
+    assert send_test_check(None, "", "connection refused").status is Status.FAIL

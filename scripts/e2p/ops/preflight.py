@@ -319,6 +319,57 @@ def panther_check(url: str, allow_insecure_http: bool, probe: Callable[[str, int
     return Check(name, Status.PASS, answer)
 
 
+TEST_EVENT: Final = {
+    "node": "events2panther/preflight",
+    "tag": "Events2Panther",
+    "summary": "Events2Panther preflight test event (e2p preflight --send-test)",
+    "severity": 1,
+}
+
+
+def send_test_check(status: int | None, answer: str, error: str = "") -> Check:
+    """Panther's answer to the one test event `--send-test` posts (PANTHER-API.md)."""
+    name = "panther test event"
+    if error:
+        return Check(
+            name, Status.FAIL, f"not sent: {error}", "check the URL, the network and the certificate"
+        )
+    if status == 200:
+        return Check(name, Status.PASS, f"Panther accepted it: look for '{TEST_EVENT['summary']}'")
+    if status == 401:
+        return Check(
+            name,
+            Status.FAIL,
+            f"Panther refused the token: {answer[:200]}",
+            "create a token with the permission to create events, then deploy it with --token-file",
+        )
+    if status == 400 and "discarded" in answer.lower():
+        return Check(name, Status.WARN, "accepted, then discarded by the console's rules", "check the rules")
+    return Check(
+        name, Status.FAIL, f"HTTP {status}: {answer[:200]}", "check the URL (its path ends /api/event/create)"
+    )
+
+
+def post_test_event(url: str, token: str, cafile: str | None) -> tuple[int | None, str, str]:
+    """POST the test event once (no retry): (status, answer, error)."""
+    import urllib3
+
+    pool = urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=cafile)
+    try:
+        response = pool.request(
+            "POST",
+            url,
+            body=json.dumps({"event": TEST_EVENT}).encode(),
+            headers={"X-Api-Token": token, "Content-Type": "application/json"},
+            timeout=urllib3.Timeout(connect=TLS_TIMEOUT_S, read=2 * TLS_TIMEOUT_S),
+            retries=False,
+            redirect=False,
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        return None, "", str(exc)
+    return response.status, response.data.decode("utf-8", "replace"), ""
+
+
 def probe_endpoint(host: str, port: int, tls: bool, cafile: str | None = None) -> str:
     """Resolve, connect and, for TLS, complete a verified handshake; nothing is sent."""
     with socket.create_connection((host, port), timeout=TLS_TIMEOUT_S) as raw:
@@ -350,11 +401,14 @@ class Preflight:
         self,
         ctx: CommandContext,
         probe: Callable[[str, int, bool], str] | None = None,
+        test_token: str | None = None,
     ) -> None:
+        """`test_token`: post one test event to Panther with it (`--send-test`); None sends nothing."""
         self.ctx = ctx
         self._sessions = ctx.sessions
-        cafile = default_cafile()
-        self._probe = probe or (lambda host, port, tls: probe_endpoint(host, port, tls, cafile))
+        self._cafile = default_cafile()
+        self._probe = probe or (lambda host, port, tls: probe_endpoint(host, port, tls, self._cafile))
+        self._test_token = test_token
 
     def run(self) -> PreflightReport:
         report = PreflightReport()
@@ -369,9 +423,17 @@ class Preflight:
             self._pattern,
             self._panther,
         ]
+        if self._test_token is not None:
+            steps.append(self._send_test)
         for step in steps:
             report.checks.append(step())
         return report
+
+    def _send_test(self) -> Check:
+        assert self._test_token is not None
+        return send_test_check(
+            *post_test_event(self.ctx.settings.central.panther_url, self._test_token, self._cafile)
+        )
 
     def _admin(self, service: str, region: str | None = None) -> Any:
         return self._sessions.client(self._sessions.admin(), service, region)
