@@ -5,6 +5,7 @@ forged by a member account reaches the local Panther with the fixed summary and 
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import zipfile
@@ -156,10 +157,12 @@ def test_only_the_deployer_writes_the_code_and_the_function_runs_the_pinned_vers
     parameters = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
     bucket, key, version = parameters["CodeBucket"], parameters["CodeKey"], parameters["CodeObjectVersion"]
     s3 = stage.central("s3")
-    assert (
-        s3.head_object(Bucket=bucket, Key=key, VersionId=version, ExpectedBucketOwner=central)["VersionId"]
-        == version
+    head = s3.head_object(
+        Bucket=bucket, Key=key, VersionId=version, ExpectedBucketOwner=central, ChecksumMode="ENABLED"
     )
+    assert head["VersionId"] == version
+    # Uploaded with its SHA-256, which S3 checked and keeps: the one of the zip the key names.
+    assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(key.split("/")[1][:64])).decode()
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     assert {s["Sid"] for s in policy["Statement"]} == {"DenyInsecureTransport", "OnlyTheDeployerWritesCode"}
     # Another role of the central account cannot replace the code (the Deny, evaluated by the local AWS).
