@@ -105,7 +105,9 @@ def test_a_crash_mid_batch_raises_no_tally_twice(world: AwsWorld, panther: Local
     assert not result.redriven and len(result.acked) == len(samples())
     # AND every message of every event reached Panther exactly once
     assert stored_event_ids(panther) == expected
-    assert set(tallies(panther)) == {1}
+    # and raised Panther's tallies once per message: distinct samples may share an alert (same node,
+    # severity and summary, which is how Panther aggregates), so count raises, not alerts of tally 1.
+    assert sum(tallies(panther)) == sum(expected.values())
     # AND the recovery skipped what had gone out before the crash, and sent only the rest
     assert before >= 30
     assert result.count(Count.DUPLICATES_SKIPPED) == before

@@ -426,3 +426,37 @@ def test_a_role_trusting_one_rule_cannot_be_passed_by_another(aws: Aws, moto_aws
             assert dead["MessageAttributes"]["ERROR_CODE"]["StringValue"] == "FAILED_TO_ASSUME_ROLE"
         else:
             assert delivered == 1
+
+
+# --- CloudFormation: conditional resources ---------------------------------------------------------
+
+CONDITIONAL_TEMPLATE: dict[str, Any] = {
+    "Parameters": {"WithTopic": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"]}},
+    "Conditions": {"TopicOn": {"Fn::Equals": [{"Ref": "WithTopic"}, "true"]}},
+    "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Topic": {"Type": "AWS::SNS::Topic", "Condition": "TopicOn"},
+    },
+}
+
+
+def listed_resources(server: Aws, account: str, stack: dict[str, Any]) -> list[dict[str, Any]]:
+    cfn = server.client("cloudformation", account)
+    summaries: list[dict[str, Any]] = cfn.list_stack_resources(StackName=stack["StackName"])[
+        "StackResourceSummaries"
+    ]
+    return summaries
+
+
+def test_a_resource_whose_condition_is_false_is_not_listed(aws: Aws) -> None:
+    # CloudFormation creates no resource whose Condition is false, and lists none.
+    account = fresh_account()
+    stack = create_stack(aws, account, CONDITIONAL_TEMPLATE)
+    assert [r["LogicalResourceId"] for r in listed_resources(aws, account, stack)] == ["Queue"]
+
+
+def test_plain_moto_lists_a_resource_whose_condition_is_false_as_an_empty_summary(moto_aws: Aws) -> None:
+    account = fresh_account()
+    stack = create_stack(moto_aws, account, CONDITIONAL_TEMPLATE)
+    ids = sorted(r["LogicalResourceId"] for r in listed_resources(moto_aws, account, stack))
+    assert ids == ["", "Queue"]

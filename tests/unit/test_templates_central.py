@@ -51,10 +51,6 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "ArchiveRetentionDays": "7",
     "LogRetentionDays": "30",
     "IdempotencyEnabled": "true",
-    "DirectoryRefreshSchedule": "rate(1 hour)",
-    "AliasRoleName": "events2panther-alias-reader",
-    "AliasRefreshSeconds": "86400",
-    "NodeName": "name",
     "HeartbeatMinutes": "15",
     "MissedHeartbeats": "3",
     "WatchdogMinutes": "15",
@@ -63,6 +59,10 @@ CONTRACT_PARAMETER_DEFAULTS = {
     "ManagementRegions": "",
     "MemberStackSetName": "events2panther-member",
     "ReadEnabledRegions": "true",
+    "DirectoryRefreshSchedule": "rate(1 hour)",
+    "AliasRoleName": "events2panther-alias-reader",
+    "AliasRefreshSeconds": "86400",
+    "NodeName": "name",
     "ForwarderName": "events2panther-forwarder",
     "AlarmEmail": "",
     "AlarmTopicArn": "",
@@ -326,7 +326,13 @@ def test_every_queue_is_encrypted_and_eventbridge_writes_only_to_sse_sqs(templat
     # EventBridge's KMS calls through SQS meet no documented key-policy condition: the queues it writes to
     # use SQS-managed keys, so no key policy can make it drop events. The function's own DLQ keeps the CMK.
     queues = resources(template, "AWS::SQS::Queue")
-    assert {"BufferQueue", "BufferDeadLetterQueue", "RuleDeadLetterQueue"} <= set(queues)
+    assert set(queues) == {
+        "BufferQueue",
+        "BufferDeadLetterQueue",
+        "RuleDeadLetterQueue",
+        "WatchdogDeadLetterQueue",
+        "DirectoryRefreshDeadLetterQueue",
+    }
     written_by_eventbridge = {
         target["Arn"]["Fn::GetAtt"][0]
         for rule in resources(template, "AWS::Events::Rule").values()

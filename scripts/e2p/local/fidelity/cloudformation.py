@@ -485,6 +485,13 @@ def _clean_json(original: Any, resource_json: Any, resources_map: Any) -> Any:
     return original(resource_json, resources_map)
 
 
+def _list_stack_resources(original: Any, backend: Any, stack_name_or_id: str) -> Any:
+    # moto keeps a resource whose Condition is false as None in the stack's resource map and lists it as
+    # an empty summary; CloudFormation does not create such a resource and does not list it.
+    stack, resources = original(backend, stack_name_or_id)
+    return stack, [resource for resource in resources if resource is not None]
+
+
 def install() -> None:
     """Install the CloudFormation patches into this process (idempotent)."""
     from moto.awslambda.models import LambdaFunction
@@ -498,6 +505,7 @@ def install() -> None:
     patching.replace(models.Stack, "create_resources", _create_resources)
     patching.replace(models.Stack, "update", _stack_update)
     patching.replace(models.CloudFormationBackend, "create_stack", _backend_create_stack)
+    patching.replace(models.CloudFormationBackend, "list_stack_resources", _list_stack_resources)
     patching.replace(models.CloudFormationBackend, "update_stack", _backend_update_stack)
     patching.replace(models.CloudFormationBackend, "create_change_set", _backend_create_change_set)
     response = responses.CloudFormationResponse
