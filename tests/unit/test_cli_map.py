@@ -154,11 +154,3 @@ def test_the_table_reports_the_generic_share() -> None:
     result = CliRunner().invoke(main, ["map", str(EVENTS / "generic"), str(EVENTS / "glue")])
     assert result.exit_code == 0
     assert "generic mapping: 2 of 8 well-formed envelopes (25.0%)" in result.output
-
-
-def test_a_path_error_in_table_mode_prints_no_empty_table(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["map", str(tmp_path / "absent.json")])
-    assert result.exit_code == 2
-    assert result.stdout == ""
-    assert "cannot read" in result.stderr
-    assert "0 files" not in result.output

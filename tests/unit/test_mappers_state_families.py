@@ -203,7 +203,8 @@ def test_ecs_task_stops(stop: str, exit_codes: list[int], severity: Severity, su
 def test_generic_mapping_reads_failure_and_warning_words(state: str, severity: Severity) -> None:
     # A source no hand-written mapper nor built-in entry knows (Glue, used here before, is now a built-in
     # declarative family), shaped like a job state change.
-    result = map_event(Envelope("com.example.etl", "Job State Change", {"jobName": "nightly", "state": state}))
+    detail = {"jobName": "nightly", "state": state}
+    result = map_event(Envelope("com.example.etl", "Job State Change", detail))
 
     assert result.status is MapStatus.GENERIC
     (alert,) = result.alerts
