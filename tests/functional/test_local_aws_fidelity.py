@@ -1258,17 +1258,26 @@ def test_event_source_mappings_never_consume_the_queue(aws: Aws, moto_aws: Aws, 
     assert aws.client("lambda", account).get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Enabled"
 
     # Plain moto without Docker "runs" the function and deletes the message.
-    requests_config = {"lambda": {"use_docker": False}}
     import urllib.request
 
-    request = urllib.request.Request(
-        f"{plain.endpoint_url}/moto-api/config", data=json.dumps(requests_config).encode(), method="POST"
-    )
-    urllib.request.urlopen(request).close()
-    moto_account = account_id(next(_managements))
-    _, moto_url = function_with_mapping(moto_aws, moto_account)
-    moto_aws.client("sqs", moto_account).send_message(QueueUrl=moto_url, MessageBody="eaten")
-    assert receive(moto_aws, moto_account, HOME, moto_url) == []
+    def use_docker(value: bool) -> None:
+        # moto's configuration is process-wide: it is restored after, or every later test in this
+        # process would get moto's no-Docker Lambda backend (which bypasses the invoke patches).
+        request = urllib.request.Request(
+            f"{plain.endpoint_url}/moto-api/config",
+            data=json.dumps({"lambda": {"use_docker": value}}).encode(),
+            method="POST",
+        )
+        urllib.request.urlopen(request).close()
+
+    use_docker(False)
+    try:
+        moto_account = account_id(next(_managements))
+        _, moto_url = function_with_mapping(moto_aws, moto_account)
+        moto_aws.client("sqs", moto_account).send_message(QueueUrl=moto_url, MessageBody="eaten")
+        assert receive(moto_aws, moto_account, HOME, moto_url) == []
+    finally:
+        use_docker(True)
 
 
 def test_redrive_receive_count_and_visibility(aws: Aws) -> None:
