@@ -89,6 +89,12 @@ TEMPLATE_LIKE_ENV: Final = {
     env.ACCOUNT_TAG_KEYS: "",
     env.IDEMPOTENCY_TABLE: "e2p-bench-idempotency",
     env.DELIVERY_CONCURRENCY: "25",
+    env.DIRECTORY_SNAPSHOT: "s3://e2p-bench-directory/directory/accounts.json.gz",
+    env.DIRECTORY_REFRESH_FUNCTION: "e2p-bench-scheduled",
+    env.NODE_NAME: "name",
+    # Empty: the template's default (no organisation mappings file); the built-in ones are compiled.
+    env.MAPPINGS_URI: "",
+    env.COVERAGE_TABLE: "e2p-bench-coverage",
     env.POWERTOOLS_SERVICE_NAME: "events2panther",
     env.POWERTOOLS_METRICS_NAMESPACE: "Events2Panther",
     env.LOG_LEVEL: "INFO",
