@@ -49,7 +49,7 @@ mutation: $(STAMP)
 # The Lambda's dependency lock (scripts/e2p/packaging/lambda-requirements.txt): resolved again from
 # the floors in lambda_package.RUNTIME_REQUIREMENTS for the function's platform, with each wheel's hash.
 lambda-lock: $(STAMP)
-	$(BIN)/python -m e2p.packaging.lock_file
+	$(BIN)/python -m e2p.packaging.relock
 
 clean:
 	rm -rf $(VENV) .e2p-build .pytest_cache .mypy_cache .ruff_cache mutants

@@ -157,30 +157,3 @@ def generate_lock(
         )
         wheels = sorted(Path(workdir).glob("*.whl"))
         return render_lock(platform, python_version, wheels, note="floors: " + " ".join(floors))
-
-
-def main() -> None:
-    """`python -m e2p.packaging.lock_file` (`make lambda-lock`): rewrite the shipped lock for the
-    function's platform from RUNTIME_REQUIREMENTS, through the one index (E2P_LAMBDA_INDEX_URL)."""
-    import os
-
-    from e2p.packaging.lambda_package import (
-        DEFAULT_INDEX_URL,
-        INDEX_VARIABLE,
-        PLATFORMS,
-        RUNTIME_REQUIREMENTS,
-        run_pip,
-    )
-
-    current = load_lock()
-    if current.platform not in PLATFORMS.values():
-        raise PackagingError(f"the lock's platform {current.platform} is not a Lambda platform")
-    index = os.environ.get(INDEX_VARIABLE, "").strip() or DEFAULT_INDEX_URL
-    text = generate_lock(RUNTIME_REQUIREMENTS, current.platform, current.python_version, run_pip, index)
-    destination = Path(str(resources.files("e2p.packaging").joinpath(LOCK_NAME)))
-    destination.write_text(text, encoding="utf-8")
-    print(f"{destination}: {len(parse_lock(text).requirements)} packages for {current.platform}")
-
-
-if __name__ == "__main__":
-    main()
