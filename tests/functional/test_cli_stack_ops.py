@@ -277,6 +277,8 @@ def test_more_than_fifty_ous_are_split_into_several_operations() -> None:
         (lambda d: {**d, "Description": "old"}, ["description"]),
         (lambda d: {**d, "AutoDeployment": {"Enabled": False}}, ["auto-deployment"]),
         (lambda d: {**d, "TemplateBody": TEMPLATE.replace("Queue", "Topic")}, ["template"]),
+        # Deployed before e2p tagged its StackSet: updated once to add the tag teardown checks for.
+        (lambda d: {**d, "Tags": [{"Key": "team", "Value": "sec"}]}, ["managed-by tag"]),
         # A backend that does not return a field is not taken to differ on it.
         (lambda d: {k: v for k, v in d.items() if k not in {"AutoDeployment", "Capabilities"}}, []),
     ],
@@ -291,6 +293,7 @@ def test_stackset_differences(
         "Capabilities": ["CAPABILITY_IAM"],
         "AutoDeployment": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
         "ManagedExecution": {"Active": False},
+        "Tags": [{"Key": "events2panther:managed-by", "Value": "e2p"}],
     }
     assert (
         definition_differences(change(deployed), DEFINITION, TEMPLATE, {"RuleState": "ENABLED"}) == expected
@@ -317,3 +320,34 @@ def test_a_failed_stackset_update_raises_with_its_status() -> None:
     )
     with pytest.raises(StackSetOperationError, match="FAILED"):
         manager(cfn, Clock()).ensure(TEMPLATE, {"Name": "n"})
+
+
+def test_a_stackset_is_created_with_the_managed_by_tag_and_an_update_keeps_the_operators_tags() -> None:
+    sent: list[tuple[str, list[dict[str, str]]]] = []
+
+    class Recording(ScriptedStackSets):
+        deployed: dict[str, Any] | None = None
+
+        def describe_stack_set(self, **_: Any) -> dict[str, Any]:
+            if self.deployed is None:
+                raise client_error("StackSetNotFoundException", "not found", "DescribeStackSet")
+            return {"StackSet": self.deployed}
+
+        def create_stack_set(self, **kwargs: Any) -> dict[str, str]:
+            sent.append(("create", kwargs["Tags"]))
+            return {"StackSetId": "id"}
+
+        def update_stack_set(self, **kwargs: Any) -> dict[str, str]:
+            sent.append(("update", kwargs["Tags"]))
+            return {"OperationId": "op-9"}
+
+    managed = {"Key": "events2panther:managed-by", "Value": "e2p"}
+    cfn = Recording([])
+    manager(cfn, Clock()).ensure(TEMPLATE, {"Name": "n"})
+    # AND an untagged StackSet of the name (an older deployment) is updated: UpdateStackSet replaces
+    # the whole tag list, so the operator's tag must be sent again alongside e2p's
+    cfn.deployed = {"Status": "ACTIVE", "TemplateBody": TEMPLATE, "Tags": [{"Key": "team", "Value": "sec"}]}
+    outcome, detail = manager(cfn, Clock()).ensure(TEMPLATE, {"Name": "n"})
+    assert sent == [("create", [managed]), ("update", [{"Key": "team", "Value": "sec"}, managed])]
+    assert outcome is Outcome.UPDATED
+    assert "managed-by tag" in detail

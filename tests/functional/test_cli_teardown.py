@@ -37,6 +37,9 @@ from e2p.cli import main
 pytestmark = pytest.mark.functional
 
 
+MANAGED_BY = {"Key": "events2panther:managed-by", "Value": "e2p"}
+
+
 def stack_set_exists(cloudformation: Any) -> bool:
     try:
         cloudformation.describe_stack_set(StackSetName=STACK_SET)
@@ -62,6 +65,8 @@ def test_teardown_leaves_no_stack_stack_set_instance_or_bucket(deployed: Stage) 
         for i in management.list_stack_instances(StackSetName=STACK_SET)["Summaries"]
     ]
     assert len(instance_stacks) == len(deployed.layout.member_accounts) * len(REGIONS)
+    # AND deploy tagged the StackSet as e2p's, which is what lets teardown delete it without --force
+    assert MANAGED_BY in management.describe_stack_set(StackSetName=STACK_SET)["StackSet"]["Tags"]
     bucket = next(
         p["ParameterValue"]
         for p in deployed.central("cloudformation").describe_stacks(StackName=CENTRAL_STACK)["Stacks"][0][
@@ -146,6 +151,7 @@ def test_instances_an_ou_deletion_missed_are_named_and_keep_the_central_stack(
             StackSetName=STACK_SET,
             TemplateBody='{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}',
             PermissionModel="SERVICE_MANAGED",
+            Tags=[MANAGED_BY],
         )
         cloudformation.create_stack_instances(
             StackSetName=STACK_SET,
@@ -166,3 +172,38 @@ def test_instances_an_ou_deletion_missed_are_named_and_keep_the_central_stack(
         assert steps["stackset"][0]["outcome"] == "failed"
         assert steps["central stack"][0]["outcome"] == "skipped"
         assert len(cloudformation.list_stack_instances(StackSetName=STACK_SET)["Summaries"]) == len(REGIONS)
+
+
+def test_a_stack_set_without_the_managed_by_tag_is_kept_unless_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a StackSet of the configured name that e2p did not create (no managed-by tag), on plain
+    # moto (no instances, so nothing depends on its OU-deletion gap)
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("E2P_PROJECT_ROOT", str(REPO))
+    with mock_aws():
+        layout = build_organization(aws_client("organizations", None))
+        cloudformation = aws_client("cloudformation", None, CENTRAL_REGION)
+        cloudformation.create_stack_set(
+            StackSetName=STACK_SET,
+            TemplateBody='{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}',
+            PermissionModel="SERVICE_MANAGED",
+            Tags=[{"Key": "team", "Value": "someone-else"}],
+        )
+        config = tmp_path / "e2p.toml"
+        config.write_text(config_text(layout), encoding="utf-8")
+        command = ["teardown", "--yes", "--config", str(config), "--output", "json"]
+        # WHEN tearing down THEN it is refused, by name, with the way to override it
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        [row] = results_by_step(json.loads(result.stdout))["stackset"]
+        assert row["outcome"] == "failed"
+        assert "events2panther:managed-by" in row["detail"]
+        assert "--force" in row["detail"]
+        assert stack_set_exists(cloudformation)
+        # AND with --force it is deleted
+        forced = CliRunner().invoke(main, [*command, "--force"])
+        [row] = results_by_step(json.loads(forced.stdout))["stackset"]
+        assert row["outcome"] == "deleted", forced.output
+        assert not stack_set_exists(cloudformation)

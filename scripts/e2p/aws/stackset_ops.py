@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from e2p.aws.cfn_template import load_template, same_template, template_parameters
 from e2p.aws.polling import Poller
-from e2p.aws.stacks import parameter_list
+from e2p.aws.stacks import MANAGED_BY_KEY, MANAGED_BY_VALUE, parameter_list
 from e2p.aws.stackset_definition import StackSetDefinition
 from e2p.console.results import Outcome
 from e2p.exceptions import StackSetOperationError
@@ -74,6 +74,22 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+def managed_by_e2p(stack_set: Mapping[str, Any]) -> bool:
+    """Whether a described StackSet carries e2p's managed-by tag (what `e2p deploy` puts on it)."""
+    tags = {t.get("Key"): t.get("Value") for t in stack_set.get("Tags") or []}
+    return tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
+
+
+def with_managed_by(tags: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """The StackSet's tags plus e2p's managed-by tag.
+
+    UpdateStackSet replaces the whole tag list when Tags is given, so the operator's own tags are
+    carried over rather than dropped.
+    """
+    kept = [dict(t) for t in tags if t.get("Key") != MANAGED_BY_KEY]
+    return [*kept, {"Key": MANAGED_BY_KEY, "Value": MANAGED_BY_VALUE}]
+
+
 def chunks(values: Sequence[str], size: int = MAX_UNITS_PER_CALL) -> Iterator[list[str]]:
     for start in range(0, len(values), size):
         yield list(values[start : start + size])
@@ -97,6 +113,9 @@ def definition_differences(
     current = {p["ParameterKey"]: p.get("ParameterValue") for p in deployed.get("Parameters") or []}
     if current != dict(parameters):
         differences.append("parameters")
+    if not managed_by_e2p(deployed):
+        # A StackSet deployed before e2p tagged it: the update adds the tag teardown looks for.
+        differences.append("managed-by tag")
     if (deployed.get("Description") or "") != definition.description:
         differences.append("description")
     if "Capabilities" in deployed and sorted(deployed["Capabilities"]) != sorted(definition.capabilities):
@@ -156,10 +175,16 @@ class StackSetManager:
         specs = template_parameters(load_template(template_body, "member template"))
         return {e["ParameterKey"]: e["ParameterValue"] for e in parameter_list(specs, values, update=False)}
 
-    def _settings(self, template_body: str, parameters: Mapping[str, str]) -> dict[str, Any]:
+    def _settings(
+        self,
+        template_body: str,
+        parameters: Mapping[str, str],
+        tags: Sequence[Mapping[str, str]] = (),
+    ) -> dict[str, Any]:
         definition = self.definition
         settings: dict[str, Any] = {
             **self._identity,
+            "Tags": with_managed_by(tags),
             "Description": definition.description,
             "TemplateBody": template_body,
             "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
@@ -190,7 +215,7 @@ class StackSetManager:
             return Outcome.UNCHANGED, "definition unchanged"
         operation = self._retrying(
             self._cfn.update_stack_set,
-            **self._settings(template_body, parameters),
+            **self._settings(template_body, parameters, deployed.get("Tags") or []),
             OperationPreferences=dict(self.definition.operation_preferences),
         )["OperationId"]
         report = self.wait(operation)

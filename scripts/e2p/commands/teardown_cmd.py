@@ -15,7 +15,9 @@ from e2p.ops.teardown import Teardown
 @click.command("teardown")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
-    "--force", is_flag=True, help="Also delete stacks of the configured names that lack e2p's managed-by tag."
+    "--force",
+    is_flag=True,
+    help="Also delete stacks and the StackSet of the configured names that lack e2p's managed-by tag.",
 )
 @global_options()
 @usage_errors

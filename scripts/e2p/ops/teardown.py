@@ -14,10 +14,11 @@ from e2p.aws import code_bucket
 from e2p.aws.cfn_template import load_template
 from e2p.aws.fanout import fan_out
 from e2p.aws.sessions import error_text
-from e2p.aws.stacks import StackDeployer, describe, format_event
-from e2p.aws.stackset_ops import StackSetManager
+from e2p.aws.stacks import MANAGED_BY_KEY, MANAGED_BY_VALUE, StackDeployer, describe, format_event
+from e2p.aws.stackset_ops import StackSetManager, managed_by_e2p
 from e2p.console.options import CommandContext
 from e2p.console.results import Outcome, Results
+from e2p.exceptions import StackSetOperationError
 from e2p.ops.attempts import attempt_step
 
 T = TypeVar("T")
@@ -66,7 +67,8 @@ def retained_note(resource: tuple[str, str, str]) -> str:
 class Teardown:
     def __init__(self, ctx: CommandContext, results: Results | None = None, *, force: bool = False) -> None:
         self.ctx = ctx
-        # Delete stacks of the configured names even without e2p's managed-by tag (--force).
+        # Delete stacks and the StackSet of the configured names even without e2p's managed-by tag
+        # (--force).
         self._force = force
         self.results = results or Results()
         self._sessions = ctx.sessions
@@ -103,11 +105,19 @@ class Teardown:
         manager = StackSetManager(cfn, definition, self.ctx.poller, self.ctx.output.progress)
 
         def delete() -> bool:
-            if manager.describe() is None:
+            deployed = manager.describe()
+            if deployed is None:
                 self.results.record(
                     "stackset", Outcome.UNCHANGED, admin_account, definition.region, "not found"
                 )
                 return True
+            if not self._force and not managed_by_e2p(deployed):
+                # Same rule as for stacks: a StackSet that only shares the configured name may be
+                # someone else's, and deleting it removes its stacks from every member account.
+                raise StackSetOperationError(
+                    f"StackSet {definition.name}: it has no {MANAGED_BY_KEY}={MANAGED_BY_VALUE} tag, so e2p "
+                    "did not create it; refusing to delete it or its instances (--force to delete it anyway)"
+                )
             instances = manager.instances()
             reasons: dict[tuple[str, str], str] = {}
             if instances:
