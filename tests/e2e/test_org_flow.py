@@ -1,7 +1,8 @@
 """The whole organisation flow on the embedded local AWS, exactly as `e2p demo` runs it.
 
 One run per scenario (each takes tens of seconds): a normal run, ending with `e2p teardown`, and a
-run during which Panther is down for its first seconds of delivery.
+run during which Panther is down for its first seconds of delivery. The normal run also raises and
+clears the watchdog's uncovered and dead_letters alerts after the demo's coverage phase.
 """
 
 from __future__ import annotations
@@ -10,21 +11,96 @@ import json
 import logging
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from e2p.local.demo import DEMO_REGIONS, NEW_ACCOUNT, Demo, DemoResult
+from e2p.local.demo import CENTRAL_REGION, DEMO_REGIONS, NEW_ACCOUNT, Demo, DemoResult
+from e2p.local.demo_coverage import CoveragePhase
 from e2p.local.faults import FaultPlan
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation.type_defs import DeploymentTargetsTypeDef
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The pair made uncovered after the demo's coverage phase: an account of a targeted OU (not one the
+# phase itself breaks) in a region the phase leaves alone.
+UNCOVERED_ACCOUNT = "web-staging"
+UNCOVERED_REGION = "us-east-1"
+
+
+@dataclass
+class FurtherConditions:
+    """Uncovered and dead_letters, raised then cleared after the demo's coverage phase, in the same
+    deployed organisation (a second deploy would cost seconds). Each step moves the virtual clock one
+    heartbeat interval: heartbeats, a watchdog run, then the forwarder drains the buffer queue into the
+    local Panther. `raised`/`cleared`: the Panther events of those two kinds after each step."""
+
+    account_id: str = ""
+    dead_letter_queue: str = ""
+    raised: list[dict[str, Any]] = field(default_factory=list)
+    cleared: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, phase: CoveragePhase) -> None:
+        organizations = phase.management.client("organizations", endpoint_url=phase.endpoint)
+        cloudformation = phase.management.client("cloudformation", endpoint_url=phase.endpoint)
+        sqs = phase.central.client("sqs", endpoint_url=phase.endpoint)
+        self.account_id = phase.accounts[UNCOVERED_ACCOUNT]
+        (parent,) = organizations.list_parents(ChildId=self.account_id)["Parents"]
+        # The StackSet the watchdog compares with (the scheduled function's own configuration).
+        stackset = phase.host.deployed.environment["E2P_STACKSET_NAME"]
+        targets: DeploymentTargetsTypeDef = {
+            "OrganizationalUnitIds": [parent["Id"]],
+            "Accounts": [self.account_id],
+            "AccountFilterType": "INTERSECTION",
+        }
+        # Uncovered: the pair's stack instance is removed (its stack with it), as a failed rollout or an
+        # operator's DeleteStackInstances would leave it; the account stays in its targeted OU.
+        cloudformation.delete_stack_instances(
+            StackSetName=stackset, DeploymentTargets=targets, Regions=[UNCOVERED_REGION], RetainStacks=False
+        )
+        # Dead letters: a message parked in the central buffer queue's dead-letter queue, which the
+        # watchdog watches (E2P_WATCHED_QUEUE_URLS).
+        dlq = phase.outputs["DeadLetterQueueUrl"]
+        self.dead_letter_queue = dlq.rsplit("/", 1)[-1]
+        sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"parked": "by the e2e test"}))
+        phase.advance(1)
+        phase.drain()  # the watchdog run's alerts reach Panther
+        self.raised = _further(phase)
+
+        # Repaired: the instance is created again (a fresh member stack), the message taken off the queue.
+        cloudformation.create_stack_instances(
+            StackSetName=stackset, DeploymentTargets=targets, Regions=[UNCOVERED_REGION]
+        )
+        for message in sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]:
+            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+        phase.advance(1)
+        phase.drain()
+        self.cleared = _further(phase)
+
+
+def _further(phase: CoveragePhase) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in phase.panther_events()
+        if e.get("tag") == "Coverage" and e.get("coverage_kind") in ("uncovered", "dead_letters")
+    ]
+
+
 @pytest.fixture(scope="module")
-def normal_run() -> tuple[Demo, DemoResult]:
-    demo = Demo(ROOT, None, print, teardown=True)
+def further_conditions() -> FurtherConditions:
+    return FurtherConditions()
+
+
+@pytest.fixture(scope="module")
+def normal_run(further_conditions: FurtherConditions) -> tuple[Demo, DemoResult]:
+    demo = Demo(ROOT, None, print, teardown=True, coverage_checks=further_conditions)
     return demo, demo.run()
 
 
@@ -193,3 +269,53 @@ def test_a_panther_outage_is_survived_by_dead_letters_and_replay(
     everything = captured.out + captured.err + caplog.text + json.dumps(result.summary())
     assert len(caplog.records) > 100
     assert demo.token not in everything
+
+
+def test_an_account_without_a_stack_instance_is_alerted_then_cleared_in_panther(
+    normal_run: tuple[Demo, DemoResult], further_conditions: FurtherConditions
+) -> None:
+    _, result = normal_run
+    further = further_conditions
+    pair = f"{UNCOVERED_ACCOUNT}/{UNCOVERED_REGION}"
+    summary = f"{pair} has no Events2Panther stack instance: its events are not forwarded"
+    # After the removal: exactly one alert, naming the member account and region (not the central
+    # account that reported it), MAJOR, with the instance state the watchdog saw.
+    (alarm,) = [e for e in further.raised if e["coverage_kind"] == "uncovered"]
+    assert alarm["coverage_state"] == "ALARM"
+    assert alarm["node"] == pair
+    assert (alarm["account_id"], alarm["region"]) == (further.account_id, UNCOVERED_REGION)
+    assert alarm["summary"] == summary
+    assert alarm["severity"] == 4
+    assert alarm["stack_status"] == "no stack instance"
+    # After the instance is created again: one clear with the very node and summary, severity 0.
+    uncovered = [e for e in further.cleared if e["coverage_kind"] == "uncovered"]
+    assert [e["coverage_state"] for e in uncovered] == ["ALARM", "OK"]
+    clear = uncovered[1]
+    assert (clear["node"], clear["summary"], clear["severity"]) == (pair, summary, 0)
+    # The recreated instance forwards again: `e2p verify` (run after this) heard every pair.
+    assert result.verify_missing == 0
+
+
+def test_messages_waiting_in_the_central_dead_letter_queue_are_alerted_then_cleared_in_panther(
+    normal_run: tuple[Demo, DemoResult], further_conditions: FurtherConditions
+) -> None:
+    demo, result = normal_run
+    further = further_conditions
+    assert demo.org is not None
+    summary = f"events wait in the Events2Panther {further.dead_letter_queue} (e2p replay)"
+    (alarm,) = [e for e in further.raised if e["coverage_kind"] == "dead_letters"]
+    assert alarm["coverage_state"] == "ALARM"
+    assert alarm["summary"] == summary
+    assert alarm["severity"] == 3
+    assert alarm["messages_waiting"] == "1"
+    # The queue is the central account's own resource: the node names that account, its region and
+    # the queue (no member pair is at fault).
+    central = demo.org.central
+    assert alarm["node"] == f"{central.name}/{CENTRAL_REGION}/{further.dead_letter_queue.lower()}"
+    assert (alarm["account_id"], alarm["region"]) == (central.account_id, CENTRAL_REGION)
+    dead_letters = [e for e in further.cleared if e["coverage_kind"] == "dead_letters"]
+    assert [e["coverage_state"] for e in dead_letters] == ["ALARM", "OK"]
+    clear = dead_letters[1]
+    assert (clear["node"], clear["summary"], clear["severity"]) == (alarm["node"], summary, 0)
+    # The test's message was taken off the queue before the run's dead-letter scan.
+    assert result.dead_lettered == 0

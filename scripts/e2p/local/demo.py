@@ -31,7 +31,7 @@ from e2p.config.mappings_file import MappingsFile
 from e2p.local.aws import LocalAws, emit_aws_event
 from e2p.local.demo_accounting import Accounting, ParkedQueue, member_dead_letter_queues, scan_dead_letters
 from e2p.local.demo_config import ACCESS_ROLE, LocalTarget, write_config
-from e2p.local.demo_coverage import CoverageOutcome
+from e2p.local.demo_coverage import CoverageOutcome, CoveragePhase
 from e2p.local.demo_directory import DemoDirectory, set_demo_aliases
 from e2p.local.demo_events import Emission, emit_all, load_samples, plan_emissions
 from e2p.local.demo_org import (
@@ -128,6 +128,7 @@ class Demo:
         coverage: bool = True,
         lambda_settings: Mapping[str, int] | None = None,
         mappings: MappingsFile | None = None,
+        coverage_checks: Callable[[CoveragePhase], None] | None = None,
     ) -> None:
         """`lambda_settings`: keys of the config's [central.lambda] section (e.g. max_receive_count).
         `mappings`: an organisation mappings file, deployed as `e2p deploy --mappings` does; the
@@ -139,6 +140,8 @@ class Demo:
         # The coverage phase (heartbeats, a broken region detected and cleared): on unless a caller
         # that tests something else saves its seconds.
         self.with_coverage = coverage
+        # Run after the coverage phase, in the same world (the end-to-end tests' further alerts).
+        self.coverage_checks = coverage_checks
         self.lambda_settings = dict(lambda_settings or {})
         self.mappings = mappings
         self.token = secrets.token_hex(16)  # 32 characters, like a Panther API key
@@ -380,8 +383,6 @@ class Demo:
         panther: LocalPanther,
         result: DemoResult,
     ) -> None:
-        from e2p.local.demo_coverage import CoveragePhase
-
         accounts = {a.name: a.account_id for a in org.accounts}
         phase = CoveragePhase(
             management=base,
@@ -396,6 +397,8 @@ class Demo:
             say=self.say,
         )
         self.coverage = phase.run()
+        if self.coverage_checks is not None:
+            self.coverage_checks(phase)
         result.heartbeats = self.coverage.heartbeats
         result.silent_detected = self.coverage.silent_detected
         result.silent_cleared = self.coverage.silent_cleared

@@ -73,6 +73,13 @@ class CoveragePhase:
         say: Callable[[str], None] = print,
     ) -> None:
         self._management = management
+        # Public for the end-to-end tests that raise further conditions in the same world.
+        self.management = management
+        self.central = central
+        self.endpoint = endpoint
+        self.outputs = dict(outputs)
+        self.panther_events = panther_events
+        self.accounts = dict(accounts)  # name -> account id
         self._member_session = member_session
         self._endpoint = endpoint
         self._function = function
@@ -89,14 +96,16 @@ class CoveragePhase:
         self.driver = ScheduleDriver(start=(time.time() // 3600) * 3600 - intervals * heartbeat_minutes * 60)
         self.driver.attach_function(f":function:{outputs['ScheduledFunctionName']}", self._watchdog_run)
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
+        """Let the forwarder deliver what waits in the buffer queue (the watchdog's alerts included)."""
         self._function.event_source().drain(DRAIN_SECONDS)
 
     def _watchdog_run(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        self._drain()  # the heartbeats of this instant are recorded before the watchdog looks
+        self.drain()  # the heartbeats of this instant are recorded before the watchdog looks
         return self.host.invoke(event)
 
-    def _advance(self, intervals: int) -> None:
+    def advance(self, intervals: int) -> None:
+        """Move the virtual clock by heartbeat intervals: heartbeats, then a watchdog run, each time."""
         # The watchdog's alerts of one interval are drained with the next interval's heartbeats.
         for _ in range(intervals):
             self.driver.advance(self._minutes)
@@ -113,7 +122,7 @@ class CoveragePhase:
         outcome = CoverageOutcome()
         organizations = self._management.client("organizations", endpoint_url=self._endpoint)
         organizations.enable_aws_service_access(ServicePrincipal="account.amazonaws.com")
-        self._advance(HEALTHY_INTERVALS)
+        self.advance(HEALTHY_INTERVALS)
         before = len(_coverage_events(self._panther_events()))
         self._say(
             f"coverage: {self.driver.total.heartbeats} heartbeats in {HEALTHY_INTERVALS} interval(s), "
@@ -124,7 +133,7 @@ class CoveragePhase:
         events, rule = self._forwarding_rule(broken, BROKEN_REGION)
         events.disable_rule(Name=rule, EventBusName="default")
         self._say(f"coverage: forwarding rule of {BROKEN_ACCOUNT}/{BROKEN_REGION} disabled")
-        self._advance(SILENT_INTERVALS)
+        self.advance(SILENT_INTERVALS)
         events.enable_rule(Name=rule, EventBusName="default")
         account = self._management.client("account", endpoint_url=self._endpoint)
         account.enable_region(AccountId=self._accounts[NEW_REGION_ACCOUNT], RegionName=NEW_REGION)
@@ -132,8 +141,8 @@ class CoveragePhase:
             f"coverage: forwarding rule of {BROKEN_ACCOUNT}/{BROKEN_REGION} enabled again; "
             f"region {NEW_REGION} enabled in {NEW_REGION_ACCOUNT}"
         )
-        self._advance(1)
-        self._drain()  # the last watchdog run's alerts reach Panther
+        self.advance(1)
+        self.drain()  # the last watchdog run's alerts reach Panther
 
         alerts = _coverage_events(self._panther_events())
         silent = [e for e in alerts if e.get("coverage_kind") == "silent"]
