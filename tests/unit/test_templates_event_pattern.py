@@ -411,3 +411,20 @@ def test_none_of_the_forwarders_calls_can_feed_back(
         event = copy.deepcopy(base)
         event["detail"]["eventName"] = name
         assert pattern.matches_event(event), name
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "health/servicequotas-threshold-breach.json",
+        "cloudtrail/servicequotas-utilization-breaching-threshold.json",
+    ],
+)
+def test_the_documented_service_quotas_notifications_are_forwarded(
+    pattern: EventPattern, sample: str
+) -> None:
+    # The two Service Quotas events AWS documents (Automatic Management, auto-mgmt-ct-logs page) come as
+    # an aws.health "AWS Health Event" and an aws.servicequotas "AWS Service Event via CloudTrail": no
+    # new source needs admitting, and a change to the pattern that dropped either would fail here.
+    event = json.loads((ROOT / "tests" / "events" / sample).read_text(encoding="utf-8"))
+    assert pattern.matches_event(event)
