@@ -88,6 +88,15 @@ def deployed_outputs(cfn: Any, name: str, where: str) -> dict[str, str]:
     return outputs_of(stack)
 
 
+def stack_resources(cfn: Any, name: str) -> list[dict[str, Any]]:
+    """Every StackResourceSummary of stack `name`, all pages."""
+    return [
+        summary
+        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+        for summary in page.get("StackResourceSummaries", [])
+    ]
+
+
 def parameters_of(stack: Mapping[str, Any]) -> dict[str, str]:
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
 

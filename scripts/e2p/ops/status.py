@@ -20,7 +20,7 @@ from e2p.aws.fanout import fan_out
 from e2p.aws.organization import OrgAccount, accounts_in_units, stackset_targets
 from e2p.aws.queue_depths import QueueDepth, queue_depth
 from e2p.aws.sessions import error_text
-from e2p.aws.stacks import SUCCESS, deployed_outputs, describe, outputs_of
+from e2p.aws.stacks import SUCCESS, deployed_outputs, describe, outputs_of, stack_resources
 from e2p.aws.stackset_ops import InstanceState, StackSetManager
 from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError
@@ -323,8 +323,7 @@ class StatusCheck:
             return []
         names = [
             resource["PhysicalResourceId"]
-            for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
-            for resource in page.get("StackResourceSummaries", [])
+            for resource in stack_resources(cfn, stack_name)
             if resource.get("ResourceType") == ALARM_TYPE and resource.get("PhysicalResourceId")
         ]
         cloudwatch = self._sessions.client(session, "cloudwatch", region)

@@ -14,7 +14,14 @@ from e2p.aws import code_bucket
 from e2p.aws.cfn_template import load_template
 from e2p.aws.fanout import fan_out
 from e2p.aws.sessions import error_text
-from e2p.aws.stacks import MANAGED_BY_KEY, MANAGED_BY_VALUE, StackDeployer, describe, format_event
+from e2p.aws.stacks import (
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    StackDeployer,
+    describe,
+    format_event,
+    stack_resources,
+)
 from e2p.aws.stackset_ops import StackSetManager, managed_by_e2p
 from e2p.console.options import CommandContext
 from e2p.console.results import Outcome, Results
@@ -46,14 +53,9 @@ def retained_resources(cfn: Any, stack_name: str) -> list[tuple[str, str, str]]:
         for logical, resource in (template.get("Resources") or {}).items()
         if isinstance(resource, dict) and resource.get("DeletionPolicy") == "Retain"
     }
-    found = [
-        summary
-        for page in cfn.get_paginator("list_stack_resources").paginate(StackName=stack_name)
-        for summary in page["StackResourceSummaries"]
-    ]
     return [
         (str(r.get("LogicalResourceId")), str(r.get("ResourceType")), str(r.get("PhysicalResourceId")))
-        for r in found
+        for r in stack_resources(cfn, stack_name)
         if r.get("LogicalResourceId") in retained and r.get("PhysicalResourceId")
     ]
 
