@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Final
 
 from handler import constants as env
 from handler.delivery.url import validate_panther_url
@@ -268,12 +269,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+S3_SCHEME: Final = "s3://"
+
+
+def s3_bucket_key(uri: str) -> tuple[str, str] | None:
+    """s3://bucket/key/with/slashes -> (bucket, key); None for anything else. The one parser of the
+    S3 URIs the settings carry (mappings file, directory snapshot)."""
+    bucket, _, key = uri.removeprefix(S3_SCHEME).partition("/")
+    if not uri.startswith(S3_SCHEME) or not bucket or not key:
+        return None
+    return bucket, key
+
+
 def _mappings_uri(environ: Mapping[str, str]) -> str:
     """s3://bucket/key (what `e2p deploy --mappings` stores) or a readable file; "" for none."""
     uri = environ.get(env.MAPPINGS_URI, "").strip()
-    if uri.startswith("s3://"):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        if not bucket or not key:
+    if uri.startswith(S3_SCHEME):
+        if s3_bucket_key(uri) is None:
             raise ConfigurationError(f"{env.MAPPINGS_URI}={uri!r}: expected s3://<bucket>/<key>")
     elif uri and not Path(uri).is_file():
         raise ConfigurationError(
@@ -284,10 +296,8 @@ def _mappings_uri(environ: Mapping[str, str]) -> str:
 
 def _snapshot_uri(environ: Mapping[str, str]) -> str:
     uri = environ.get(env.DIRECTORY_SNAPSHOT, "").strip()
-    if uri:
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        if not uri.startswith("s3://") or not bucket or not key:
-            raise ConfigurationError(f"{env.DIRECTORY_SNAPSHOT}={uri!r}: expected s3://<bucket>/<key>")
+    if uri and s3_bucket_key(uri) is None:
+        raise ConfigurationError(f"{env.DIRECTORY_SNAPSHOT}={uri!r}: expected s3://<bucket>/<key>")
     return uri
 
 

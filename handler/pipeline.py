@@ -33,9 +33,9 @@ from handler.enrichment.account import AccountInfo
 from handler.envelope import Envelope, envelope_from_text
 from handler.exceptions import DeadLetterError, InvalidEnvelopeError
 from handler.idempotency import DUPLICATE_REASON, IN_PROGRESS_REASON, delivery_keys, keyed_body
-from handler.mappers import map_event
+from handler.mappers import EventMapper, map_event
 from handler.mappers.organizations import changes_account_directory
-from handler.translate import EventMapper, translate
+from handler.translate import translate
 
 logger = logging.getLogger(__name__)
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handler.alert import MapResult, MapStatus
+from handler.alert import MapStatus
 from handler.compose import compose
 from handler.enrichment.account import AccountInfo
 from handler.envelope import Envelope
-from handler.mappers import map_event
+from handler.mappers import EventMapper, map_event
 from handler.message import PantherMessage
 
+# EventMapper is re-exported for the CLI (e2p map), which takes it from here.
+__all__ = ["AccountLookup", "EventMapper", "Translation", "translate"]
+
 AccountLookup = Callable[[str], AccountInfo]
-EventMapper = Callable[[Envelope], MapResult]
 
 
 @dataclass(frozen=True, slots=True)

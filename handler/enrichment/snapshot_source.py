@@ -19,13 +19,13 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handler.config import S3_SCHEME, s3_bucket_key
 from handler.enrichment.account import AccountInfo
 from handler.enrichment.snapshot import decode
 from handler.exceptions import AccountLookupError, ConfigurationError
 
 logger = logging.getLogger(__name__)
 
-S3_SCHEME: Final = "s3://"
 NOT_MODIFIED_CODES: Final = frozenset({"304", "NotModified"})
 
 
@@ -41,12 +41,10 @@ class SnapshotLocation:
 
 def parse_location(uri: str) -> SnapshotLocation:
     """`s3://bucket/key/with/slashes` -> SnapshotLocation; ConfigurationError otherwise."""
-    if not uri.startswith(S3_SCHEME):
+    parts = s3_bucket_key(uri)
+    if parts is None:
         raise ConfigurationError(f"{uri!r}: expected s3://<bucket>/<key>")
-    bucket, _, key = uri[len(S3_SCHEME) :].partition("/")
-    if not bucket or not key:
-        raise ConfigurationError(f"{uri!r}: expected s3://<bucket>/<key>")
-    return SnapshotLocation(bucket, key)
+    return SnapshotLocation(*parts)
 
 
 class S3SnapshotSource:

@@ -19,20 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from handler.config import S3_SCHEME, s3_bucket_key
 from handler.mappings.exceptions import MappingsError
 from handler.mappings.table import MappingTable
 
-S3_SCHEME: Final = "s3://"
 # Object metadata `e2p deploy` writes: the operator's file name, for messages and `mapped_by`.
 SOURCE_FILE_METADATA: Final = "e2p-source-file"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """s3://bucket/key -> (bucket, key). Raises MappingsError for anything else."""
-    bucket, _, key = uri.removeprefix(S3_SCHEME).partition("/")
-    if not uri.startswith(S3_SCHEME) or not bucket or not key:
+    parts = s3_bucket_key(uri)
+    if parts is None:
         raise MappingsError(f"{uri!r} is not an s3://bucket/key URI")
-    return bucket, key
+    return parts
 
 
 def read_mappings_text(uri: str, s3_client: Callable[[], Any]) -> tuple[bytes, str]:
