@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from cli_org import (
     CENTRAL_REGION,
     CENTRAL_STACK,
+    CLEARED_ENV,
     FAKE_ENV,
     LOOKUP_STACK,
     MANAGEMENT_ACCOUNT,
@@ -18,6 +19,7 @@ from cli_org import (
     REGIONS,
     REPO,
     STACK_SET,
+    OrgLayout,
     Stage,
     aws_client,
     build_organization,
@@ -48,6 +50,29 @@ def stack_set_exists(cloudformation: Any) -> bool:
             return False
         raise
     return True
+
+
+def plain_moto_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staged CLI's fake environment, for tests that run the CLI on in-process moto."""
+    for name, value in FAKE_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("E2P_PROJECT_ROOT", str(REPO))
+
+
+def org_with_stack_set(tags: list[dict[str, str]], config: Path) -> tuple[OrgLayout, Any]:
+    """Inside mock_aws: the organisation, a StackSet of the configured name with `tags`, its config."""
+    layout = build_organization(aws_client("organizations", None))
+    cloudformation = aws_client("cloudformation", None, CENTRAL_REGION)
+    cloudformation.create_stack_set(
+        StackSetName=STACK_SET,
+        TemplateBody='{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}',
+        PermissionModel="SERVICE_MANAGED",
+        Tags=tags,
+    )
+    config.write_text(config_text(layout), encoding="utf-8")
+    return layout, cloudformation
 
 
 def test_answering_no_deletes_nothing(shared_deployment: Stage) -> None:
@@ -141,25 +166,15 @@ def test_instances_an_ou_deletion_missed_are_named_and_keep_the_central_stack(
 ) -> None:
     # GIVEN plain moto, whose DeleteStackInstances ignores OU targets (LOCAL-AWS.md): the backend
     # answers "done" and deletes nothing, exactly the case teardown must not take on trust
-    for name, value in FAKE_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("E2P_PROJECT_ROOT", str(REPO))
+    plain_moto_env(monkeypatch)
+    config = tmp_path / "e2p.toml"
     with mock_aws():
-        layout = build_organization(aws_client("organizations", None))
-        cloudformation = aws_client("cloudformation", None, CENTRAL_REGION)
-        cloudformation.create_stack_set(
-            StackSetName=STACK_SET,
-            TemplateBody='{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}',
-            PermissionModel="SERVICE_MANAGED",
-            Tags=[MANAGED_BY],
-        )
+        layout, cloudformation = org_with_stack_set([MANAGED_BY], config)
         cloudformation.create_stack_instances(
             StackSetName=STACK_SET,
             DeploymentTargets={"OrganizationalUnitIds": [layout.prod_ou]},
             Regions=list(REGIONS),
         )
-        config = tmp_path / "e2p.toml"
-        config.write_text(config_text(layout), encoding="utf-8")
         # WHEN tearing down
         result = CliRunner().invoke(main, ["teardown", "--yes", "--config", str(config), "--output", "json"])
         # THEN each instance still there is named with its account and region, the StackSet is kept,
@@ -179,20 +194,10 @@ def test_a_stack_set_without_the_managed_by_tag_is_kept_unless_forced(
 ) -> None:
     # GIVEN a StackSet of the configured name that e2p did not create (no managed-by tag), on plain
     # moto (no instances, so nothing depends on its OU-deletion gap)
-    for name, value in FAKE_ENV.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("E2P_PROJECT_ROOT", str(REPO))
+    plain_moto_env(monkeypatch)
+    config = tmp_path / "e2p.toml"
     with mock_aws():
-        layout = build_organization(aws_client("organizations", None))
-        cloudformation = aws_client("cloudformation", None, CENTRAL_REGION)
-        cloudformation.create_stack_set(
-            StackSetName=STACK_SET,
-            TemplateBody='{"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}}',
-            PermissionModel="SERVICE_MANAGED",
-            Tags=[{"Key": "team", "Value": "someone-else"}],
-        )
-        config = tmp_path / "e2p.toml"
-        config.write_text(config_text(layout), encoding="utf-8")
+        _, cloudformation = org_with_stack_set([{"Key": "team", "Value": "someone-else"}], config)
         command = ["teardown", "--yes", "--config", str(config), "--output", "json"]
         # WHEN tearing down THEN it is refused, by name, with the way to override it
         result = CliRunner().invoke(main, command)

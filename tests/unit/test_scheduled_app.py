@@ -45,10 +45,13 @@ def test_the_template_runs_the_dispatcher_and_its_rules_name_known_tasks() -> No
     module_name, _, attribute = function["Handler"].rpartition(".")
     assert callable(getattr(importlib.import_module(module_name), attribute))
     # Every schedule rule that targets the scheduled function passes a task this code knows.
-    for name, resource in resources.items():
-        if resource["Type"] != "AWS::Events::Rule":
-            continue
-        for target in resource["Properties"].get("Targets", []):
-            if target.get("Arn") == {"Fn::GetAtt": ["ScheduledFunction", "Arn"]}:
-                task = json.loads(target["Input"])["task"]
-                assert task in app.TASK_MODULES, f"{name} names unknown task {task!r}"
+    tasks = {
+        (name, json.loads(target["Input"])["task"])
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Events::Rule"
+        for target in resource["Properties"].get("Targets", [])
+        if target.get("Arn") == {"Fn::GetAtt": ["ScheduledFunction", "Arn"]}
+    }
+    assert tasks, "no schedule rule targets the scheduled function"
+    for name, task in tasks:
+        assert task in app.TASK_MODULES, f"{name} names unknown task {task!r}"
