@@ -130,9 +130,10 @@ def run(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
     session = boto3.Session()
     store = CoverageStore(session.client("dynamodb"), settings.coverage_table)
     observation, table = observe(settings, session, store, now)
+    expected = expected_pairs(observation)
     unseen = [
         (account.account_id, region)
-        for account, region in expected_pairs(observation)
+        for account, region in expected
         if (account.account_id, region) not in table.last_seen
         and (account.account_id, region) not in table.first_expected
     ]
@@ -150,10 +151,8 @@ def run(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         else:
             store.close(condition)
     summary = {
-        "expected_pairs": len(expected_pairs(observation)),
-        "heard_pairs": sum(
-            1 for a, r in expected_pairs(observation) if (a.account_id, r) in observation.last_seen
-        ),
+        "expected_pairs": len(expected),
+        "heard_pairs": sum(1 for a, r in expected if (a.account_id, r) in observation.last_seen),
         "alarms": len(changes.alarms),
         "clears": len(changes.clears),
         "refused": accepted.count(False),
