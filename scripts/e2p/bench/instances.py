@@ -33,7 +33,7 @@ from typing import IO, Any, Final
 from e2p.bench.batch_queue import Batch, BatchQueue
 from e2p.bench.corpus import CorpusChoice, load_corpus
 from e2p.bench.instance import InstanceCounts
-from e2p.bench.target import import_path_env
+from e2p.bench.target import import_path_env, stop_process
 from e2p.bench.workload import DEFAULT_BATCH_SIZE, accounts_for, write_accounts_file
 from e2p.exceptions import E2PError
 from handler.enrichment.account import AccountInfo
@@ -47,7 +47,6 @@ DEFAULT_INSTANCES: Final = 8
 DEFAULT_CAPACITY: Final = 1500.0
 DEFAULT_EVENTS_PER_INSTANCE: Final = 1500
 RUN_TIMEOUT_S: Final = 1800.0
-STOP_TIMEOUT_S: Final = 10.0
 TOKEN_BYTES: Final = 16
 MS_PER_S: Final = 1000.0
 DECIMALS: Final = 3
@@ -180,20 +179,7 @@ def capacity_receiver(
         process.stdin.flush()
         yield json.loads(_read_line(process.stdout, "the capacity receiver"))
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.stdin is not None:
-        with contextlib.suppress(OSError):
-            process.stdin.close()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
-    if process.stdout is not None:
-        process.stdout.close()
+        stop_process(process)
 
 
 def receiver_stats(stats_url: str, ca_bundle: str | None) -> dict[str, Any]:
@@ -261,7 +247,7 @@ def _run_instances(
         return counts, time.perf_counter() - started
     finally:
         for process in processes:
-            _stop(process)
+            stop_process(process)
 
 
 def run_instances(options: InstancesOptions, progress: Progress) -> InstancesResult:

@@ -79,6 +79,20 @@ def _read_line(stream: IO[bytes], timeout_s: float) -> bytes:
     return stream.readline()
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Close a receiver's stdin (its signal to stop), wait for it, kill it if it does not exit."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):  # already gone
+            process.stdin.close()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+    if process.stdout is not None:
+        process.stdout.close()
+
+
 class LocalReceiver:
     """The receiver process: `wan` (LocalPanther) answers after `latency_s`; `fast` (a minimal sink)
     at once. Both over TLS on 127.0.0.1."""
@@ -114,16 +128,7 @@ class LocalReceiver:
     def stop(self) -> None:
         process, self._process = self._process, None
         if process is not None:
-            if process.stdin is not None:
-                with contextlib.suppress(OSError):  # already gone
-                    process.stdin.close()
-            try:
-                process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=STOP_TIMEOUT_S)
-            if process.stdout is not None:
-                process.stdout.close()
+            stop_process(process)
         self._tmp.cleanup()
 
     def __enter__(self) -> Self:

@@ -72,7 +72,6 @@ class CoveragePhase:
         heartbeat_minutes: int = 15,
         say: Callable[[str], None] = print,
     ) -> None:
-        self._management = management
         # Public for the end-to-end tests that raise further conditions in the same world.
         self.management = management
         self.central = central
@@ -81,10 +80,7 @@ class CoveragePhase:
         self.panther_events = panther_events
         self.accounts = dict(accounts)  # name -> account id
         self._member_session = member_session
-        self._endpoint = endpoint
         self._function = function
-        self._panther_events = panther_events
-        self._accounts = accounts
         self._minutes = heartbeat_minutes
         self._say = say
         self.host = ScheduledFunctionHost.from_deployment(
@@ -112,7 +108,7 @@ class CoveragePhase:
 
     def _forwarding_rule(self, account_id: str, region: str) -> tuple[Any, str]:
         events = self._member_session(account_id).client(
-            "events", endpoint_url=self._endpoint, region_name=region
+            "events", endpoint_url=self.endpoint, region_name=region
         )
         rules = events.list_rules(EventBusName="default")["Rules"]
         (rule,) = [r for r in rules if "EventPattern" in r]
@@ -120,23 +116,23 @@ class CoveragePhase:
 
     def run(self) -> CoverageOutcome:
         outcome = CoverageOutcome()
-        organizations = self._management.client("organizations", endpoint_url=self._endpoint)
+        organizations = self.management.client("organizations", endpoint_url=self.endpoint)
         organizations.enable_aws_service_access(ServicePrincipal="account.amazonaws.com")
         self.advance(HEALTHY_INTERVALS)
-        before = len(_coverage_events(self._panther_events()))
+        before = len(_coverage_events(self.panther_events()))
         self._say(
             f"coverage: {self.driver.total.heartbeats} heartbeats in {HEALTHY_INTERVALS} interval(s), "
             f"{before} coverage alerts"
         )
 
-        broken = self._accounts[BROKEN_ACCOUNT]
+        broken = self.accounts[BROKEN_ACCOUNT]
         events, rule = self._forwarding_rule(broken, BROKEN_REGION)
         events.disable_rule(Name=rule, EventBusName="default")
         self._say(f"coverage: forwarding rule of {BROKEN_ACCOUNT}/{BROKEN_REGION} disabled")
         self.advance(SILENT_INTERVALS)
         events.enable_rule(Name=rule, EventBusName="default")
-        account = self._management.client("account", endpoint_url=self._endpoint)
-        account.enable_region(AccountId=self._accounts[NEW_REGION_ACCOUNT], RegionName=NEW_REGION)
+        account = self.management.client("account", endpoint_url=self.endpoint)
+        account.enable_region(AccountId=self.accounts[NEW_REGION_ACCOUNT], RegionName=NEW_REGION)
         self._say(
             f"coverage: forwarding rule of {BROKEN_ACCOUNT}/{BROKEN_REGION} enabled again; "
             f"region {NEW_REGION} enabled in {NEW_REGION_ACCOUNT}"
@@ -144,7 +140,7 @@ class CoveragePhase:
         self.advance(1)
         self.drain()  # the last watchdog run's alerts reach Panther
 
-        alerts = _coverage_events(self._panther_events())
+        alerts = _coverage_events(self.panther_events())
         silent = [e for e in alerts if e.get("coverage_kind") == "silent"]
         outcome.silent_detected = sum(1 for e in silent if e.get("coverage_state") == "ALARM")
         outcome.silent_cleared = sum(1 for e in silent if e.get("coverage_state") == "OK")

@@ -94,9 +94,17 @@ def read_deployed_function(
     )
 
 
-def role_session(base: boto3.Session, endpoint_url: str, role_arn: str, region: str) -> boto3.Session:
+def assume_role_credentials(
+    base: boto3.Session, endpoint_url: str, role_arn: str, region: str, session_name: str
+) -> Mapping[str, Any]:
+    """The local STS's temporary credentials for `role_arn` (AccessKeyId, SecretAccessKey, SessionToken)."""
     sts = base.client("sts", region_name=region, endpoint_url=endpoint_url)
-    creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="events2panther-function")["Credentials"]
+    creds: Mapping[str, Any] = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    return creds
+
+
+def role_session(base: boto3.Session, endpoint_url: str, role_arn: str, region: str) -> boto3.Session:
+    creds = assume_role_credentials(base, endpoint_url, role_arn, region, "events2panther-function")
     return boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],

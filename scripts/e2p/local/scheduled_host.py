@@ -27,7 +27,7 @@ from typing import Any
 
 import boto3
 
-from e2p.local.function_host import environment
+from e2p.local.function_host import assume_role_credentials, environment
 
 ROLE_SESSION_NAME = "events2panther-scheduled"
 
@@ -91,10 +91,9 @@ class ScheduledFunctionHost:
         return cls(deployed, session, endpoint_url)
 
     def _role_variables(self) -> dict[str, str]:
-        sts = self._base.client("sts", region_name=self.deployed.region, endpoint_url=self._endpoint)
-        creds = sts.assume_role(RoleArn=self.deployed.role_arn, RoleSessionName=ROLE_SESSION_NAME)[
-            "Credentials"
-        ]
+        creds = assume_role_credentials(
+            self._base, self._endpoint, self.deployed.role_arn, self.deployed.region, ROLE_SESSION_NAME
+        )
         return {
             "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
             "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
