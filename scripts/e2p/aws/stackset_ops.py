@@ -149,9 +149,11 @@ class StackSetManager:
             raise
         return None if stack_set.get("Status") == "DELETED" else stack_set
 
-    def instances(self) -> list[InstanceState]:
+    def instances(self, account: str | None = None, region: str | None = None) -> list[InstanceState]:
+        """Every stack instance, or only those in `account` and `region` when both are given."""
+        where = {"StackInstanceAccount": account, "StackInstanceRegion": region} if account and region else {}
         found = []
-        for page in self._cfn.get_paginator("list_stack_instances").paginate(**self._identity):
+        for page in self._cfn.get_paginator("list_stack_instances").paginate(**self._identity, **where):
             for item in page.get("Summaries", []):
                 found.append(
                     InstanceState(

@@ -37,6 +37,7 @@ from e2p.aws.fanout import fan_out
 from e2p.aws.organization import accounts_in_units, stackset_targets
 from e2p.aws.sessions import error_text
 from e2p.aws.stacks import deployed_outputs
+from e2p.aws.stackset_ops import StackSetManager
 from e2p.console.options import CommandContext
 from e2p.exceptions import E2PError
 from e2p.ops.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
@@ -282,20 +283,10 @@ class Verifier:
         definition = self.ctx.definition
         try:
             cfn = self._sessions.client(self._sessions.admin(), "cloudformation", definition.region)
-            summaries = cfn.list_stack_instances(
-                StackSetName=definition.name,
-                StackInstanceAccount=account,
-                StackInstanceRegion=region,
-                **({"CallAs": definition.call_as} if definition.call_as != "SELF" else {}),
-            ).get("Summaries", [])
+            found = StackSetManager(cfn, definition, self.ctx.poller).instances(account, region)
         except AWS_ERRORS:
             return ""
-        if not summaries:
-            return ""
-        status = summaries[0].get("StackInstanceStatus", {}).get("DetailedStatus") or summaries[0].get(
-            "Status"
-        )
-        return f" (stack instance {status})"
+        return f" (stack instance {found[0].label})" if found else ""
 
     def _dead_letters(self, account: str, region: str, events: Any, rule: str) -> int:
         targets = events.list_targets_by_rule(Rule=rule, EventBusName="default").get("Targets", [])
