@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from fake_aws import fake_credentials
 from moto import mock_aws
 
 from handler.config import load_refresh_settings
@@ -50,21 +51,11 @@ _management_ids = (f"3333333{n:05d}" for n in itertools.count())
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_ACCOUNT_ID"):
-            patch.delenv(name, raising=False)
-        with mock_aws():
-            boto3.client("s3", region_name=REGION).create_bucket(
-                Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-            )
-            yield
+    with fake_credentials(REGION), mock_aws():
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        yield
 
 
 def session_in(account_id: str) -> boto3.Session:

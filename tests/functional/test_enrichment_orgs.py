@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from fake_aws import fake_credentials
 from moto import mock_aws
 
 from handler.enrichment.account import AccountInfo
@@ -73,18 +74,8 @@ class Org:
 def aws() -> Iterator[None]:
     # One moto world for the module: organisations that a test changes get their own management
     # account (fresh_org), so tests never see each other's changes.
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "MOTO_ACCOUNT_ID"):
-            patch.delenv(name, raising=False)
-        with mock_aws():
-            yield
+    with fake_credentials(REGION), mock_aws():
+        yield
 
 
 def session_in(account_id: str) -> boto3.Session:

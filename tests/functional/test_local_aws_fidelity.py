@@ -25,6 +25,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
+from fake_aws import fake_credentials
 
 from e2p.local.aws import LocalAws, emit_aws_event
 
@@ -50,14 +51,7 @@ def account_id(n: int) -> str:
 
 @pytest.fixture(scope="module", autouse=True)
 def _fake_credentials() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": HOME,
-        }.items():
-            patch.setenv(name, value)
+    with fake_credentials(HOME):
         yield
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
+from fake_aws import fake_credentials
 from test_local_aws_fidelity import (
     HOME,
     OTHER,
@@ -46,14 +47,7 @@ FORWARDER_PREFIX = "events2panther-forwarder"
 
 @pytest.fixture(scope="module", autouse=True)
 def _fake_credentials() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": HOME,
-        }.items():
-            patch.setenv(name, value)
+    with fake_credentials(HOME):
         yield
 
 

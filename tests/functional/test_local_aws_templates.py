@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from fake_aws import fake_credentials
 
 from e2p.local.aws import LocalAws, emit_aws_event
 from e2p.ops.deployment import CENTRAL_OUTPUTS
@@ -54,13 +55,7 @@ if not all(p.exists() for p in (CENTRAL, LOOKUP, MEMBER)):
 
 @pytest.fixture(scope="module", autouse=True)
 def _fake_credentials() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": HOME,
-        }.items():
-            patch.setenv(name, value)
+    with fake_credentials(HOME):
         yield
 
 

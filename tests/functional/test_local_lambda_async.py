@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from fake_aws import fake_credentials
 
 from e2p.local.aws import LocalAws
 from e2p.local.fidelity import lambda_async
@@ -23,15 +24,7 @@ REGION = "eu-west-1"
 
 @pytest.fixture(scope="module", autouse=True)
 def _fake_credentials() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            patch.setenv(name, value)
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-            patch.delenv(name, raising=False)
+    with fake_credentials(REGION):
         yield
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from fake_aws import fake_credentials
 from moto import mock_aws
 from moto.events.models import EventPattern
 
@@ -54,17 +55,10 @@ mappings:
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            patch.setenv(name, value)
-        with mock_aws():
-            client = boto3.client("s3", region_name=REGION)
-            client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-            yield client
+    with fake_credentials(REGION), mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        yield client
 
 
 @pytest.fixture
