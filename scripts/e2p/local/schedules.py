@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from e2p.local.fidelity import organization, policy, switch
+from e2p.local.fidelity import iam, policy, switch
 
 SCHEDULER_PRINCIPAL: Final = "scheduler.amazonaws.com"
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
@@ -59,13 +59,10 @@ class FireReport:
 
 def _role_allows(role_arn: str, schedule_account: str, bus_arn: str) -> str:
     """Empty when Scheduler could use the role for PutEvents on the bus, else the reason."""
-    from moto.iam.models import iam_backends
-
     role_account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
     if role_account != schedule_account:
         return "role not in the schedule's account"
-    iam = iam_backends[role_account][organization.PARTITION]
-    role = next((r for r in list(iam.get_roles()) if r.arn == role_arn), None)
+    role = iam.find_role(role_account, role_arn)
     if role is None:
         return "role does not exist"
     assume = policy.Request(
@@ -78,9 +75,7 @@ def _role_allows(role_arn: str, schedule_account: str, bus_arn: str) -> str:
         policy.Decision.ALLOW
     ):
         return f"role does not trust {SCHEDULER_PRINCIPAL}"
-    documents = [policy.load(doc) for doc in list(role.policies.values())]
-    for managed in list(role.managed_policies.values()):
-        documents += [policy.load(v.document) for v in managed.versions if v.is_default]
+    documents = iam.identity_documents(role)
     put = policy.Request(action="events:PutEvents", resource=bus_arn, principal_arn=role_arn)
     if policy.evaluate(documents, put, check_principal=False) is not policy.Decision.ALLOW:
         return "role may not events:PutEvents on the target bus"

@@ -59,7 +59,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from e2p.local.fidelity import organization, patching, policy, switch
+from e2p.local.fidelity import iam, organization, patching, policy, switch
 from e2p.local.fidelity.record import FIDELITY_LOG
 
 RESERVED_SOURCE_PREFIX = "aws."
@@ -244,16 +244,13 @@ def _key_allows_events(queue: Any, rule: Any) -> bool:
 
 
 def _check_role(rule: Any, role_arn: str | None, bus_arn: str) -> None:
-    from moto.iam.models import iam_backends
-
     if not role_arn:
         raise DeliveryFailure(NO_PERMISSIONS, f"Target {bus_arn} is an event bus and has no RoleArn.")
     parts = role_arn.split(":")
     role_account = parts[4] if len(parts) > 4 else ""
     if role_account != rule.account_id:
         raise DeliveryFailure(FAILED_TO_ASSUME_ROLE, f"Role {role_arn} is not in the rule's account.")
-    iam = iam_backends[role_account][organization.PARTITION]
-    role = next((r for r in list(iam.get_roles()) if r.arn == role_arn), None)
+    role = iam.find_role(role_account, role_arn)
     if role is None:
         raise DeliveryFailure(FAILED_TO_ASSUME_ROLE, f"Role {role_arn} does not exist.")
     trust = policy.load(role.assume_role_policy_document)
@@ -267,9 +264,7 @@ def _check_role(rule: Any, role_arn: str | None, bus_arn: str) -> None:
         raise DeliveryFailure(
             FAILED_TO_ASSUME_ROLE, f"Role {role_arn} does not trust {EVENTS_SERVICE_PRINCIPAL}."
         )
-    documents = [policy.load(doc) for doc in list(role.policies.values())]
-    for managed in list(role.managed_policies.values()):
-        documents += [policy.load(v.document) for v in managed.versions if v.is_default]
+    documents = iam.identity_documents(role)
     put = policy.Request(action=PUT_EVENTS_ACTION, resource=bus_arn, principal_arn=role_arn)
     if policy.evaluate(documents, put, check_principal=False) is not policy.Decision.ALLOW:
         raise DeliveryFailure(NO_PERMISSIONS, f"Role {role_arn} may not {PUT_EVENTS_ACTION} on {bus_arn}.")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2p.local.fidelity import patching
+from e2p.local.fidelity import organization, patching, policy
 
 
 def cloudformation_resource(region: str, account: str, params: dict[str, Any]) -> str:
@@ -34,6 +34,22 @@ def cloudformation_resource(region: str, account: str, params: dict[str, Any]) -
             return text
         return f"arn:aws:cloudformation:{region}:{account}:stack/{text}/*"
     return "*"
+
+
+def find_role(account: str, role_arn: str) -> Any | None:
+    """The moto role with this ARN in `account`, or None."""
+    from moto.iam.models import iam_backends
+
+    iam = iam_backends[account][organization.PARTITION]
+    return next((r for r in list(iam.get_roles()) if r.arn == role_arn), None)
+
+
+def identity_documents(role: Any) -> list[dict[str, Any]]:
+    """The role's identity policies: its inline policies and the default version of each managed one."""
+    documents = [policy.load(doc) for doc in list(role.policies.values())]
+    for managed in list(role.managed_policies.values()):
+        documents += [policy.load(v.document) for v in managed.versions if v.is_default]
+    return documents
 
 
 def _determine_resource(response: Any) -> Any:
