@@ -1210,7 +1210,8 @@ def test_delegated_administrator_may_call_as_delegated_admin(aws: Aws, moto_aws:
 # --- Lambda and SQS ----------------------------------------------------------------------------------
 
 
-def function_with_mapping(server: Aws, account: str) -> tuple[str, str]:
+def echo_function(server: Aws, account: str) -> str:
+    """A Python function returning its event, with a role Lambda may assume; its name."""
     iam = server.client("iam", account)
     trust = {
         "Version": "2012-10-17",
@@ -1222,14 +1223,19 @@ def function_with_mapping(server: Aws, account: str) -> tuple[str, str]:
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
         archive.writestr("app.py", "def handler(event, context):\n    return event\n")
-    function = unique("fn")
+    name = unique("fn")
     server.client("lambda", account).create_function(
-        FunctionName=function,
+        FunctionName=name,
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": code.getvalue()},
     )
+    return name
+
+
+def function_with_mapping(server: Aws, account: str) -> tuple[str, str]:
+    function = echo_function(server, account)
     url, arn = queue(server, account, HOME, unique("buffer"))
     server.client("lambda", account).create_event_source_mapping(
         EventSourceArn=arn, FunctionName=function, BatchSize=5, ScalingConfig={"MaximumConcurrency": 2}

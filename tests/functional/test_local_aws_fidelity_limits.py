@@ -7,9 +7,7 @@ there. Each rule is listed, with its AWS documentation page, in docs/aws-behavio
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +24,7 @@ from test_local_aws_fidelity import (
     bodies,
     central_bus,
     create_stack,
+    echo_function,
     forwarder_role,
     organization,
     put,
@@ -210,33 +209,10 @@ def test_bus_policy_can_require_the_forwarder_role_name(aws: Aws) -> None:
 # --- Lambda ----------------------------------------------------------------------------------------
 
 
-def function(server: Aws, account: str) -> str:
-    iam = server.client("iam", account)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    role = iam.create_role(RoleName=unique("fn"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", "def handler(event, context):\n    return event\n")
-    name = unique("fn")
-    server.client("lambda", account).create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": code.getvalue()},
-    )
-    return name
-
-
 def test_sqs_batches_over_ten_need_a_batching_window(aws: Aws, moto_aws: Aws) -> None:
     for server, faithful in ((aws, True), (moto_aws, False)):
         account = fresh_account()
-        name = function(server, account)
+        name = echo_function(server, account)
         _, arn = queue(server, account, HOME, unique("buffer"))
         lam = server.client("lambda", account)
         if faithful:
@@ -312,7 +288,7 @@ def test_a_reservation_must_leave_the_unreserved_minimum(
 def test_put_function_concurrency_follows_the_same_rule(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_LAMBDA_CONCURRENCY_QUOTA", "10")
     account = fresh_account()
-    name = function(aws, account)
+    name = echo_function(aws, account)
     with pytest.raises(ClientError, match=r"minimum value of \[10\]"):
         aws.client("lambda", account).put_function_concurrency(
             FunctionName=name, ReservedConcurrentExecutions=1
