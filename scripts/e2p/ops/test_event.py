@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
+from e2p.aws.function_logs import function_log_lines
 from e2p.aws.polling import Poller
 from e2p.aws.sessions import error_text
 from e2p.aws.stacks import deployed_outputs
@@ -33,7 +34,6 @@ from e2p.exceptions import E2PError, PollTimeoutError
 TEST_SOURCE: Final = "events2panther.test"
 TEST_DETAIL_TYPE: Final = "Events2Panther Test Event"
 # Log lines of the minutes before the event was sent can still hold it (clock skew between hosts).
-LOG_LOOKBACK_MS: Final = 5 * 60 * 1000
 SHOWN_LOG_LINES: Final = 3
 
 
@@ -234,29 +234,16 @@ class TestEventSender:
         central = self.ctx.settings.central
         logs = self._sessions.client(self._sessions.central(), "logs", central.region)
         group = f"/aws/lambda/{function}"
-        since = int(sent_at.timestamp() * 1000) - LOG_LOOKBACK_MS
         # The id the handler logs; the test id as well, for backends that give forwarded events a new id.
         needles = [report.event_id, report.test_id]
 
         def found() -> list[str] | None:
             for needle in needles:
-                pages = logs.get_paginator("filter_log_events").paginate(
-                    logGroupName=group,
-                    startTime=since,
-                    filterPattern=f'"{needle}"',
-                    PaginationConfig={"MaxItems": SHOWN_LOG_LINES, "PageSize": SHOWN_LOG_LINES},
-                )
-                try:
-                    # CloudWatch Logs may answer a search with empty pages before the matching one.
-                    lines = [
-                        str(e.get("message", "")).strip() for page in pages for e in page.get("events", [])
-                    ]
-                except ClientError as exc:
-                    if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                        return None
-                    raise
+                lines = function_log_lines(logs, function, sent_at, needle, max_items=SHOWN_LOG_LINES)
+                if lines is None:
+                    return None
                 if lines:
-                    return lines
+                    return [line.strip() for line in lines]
             return None
 
         interval = min(self.ctx.poller.interval, timeout)

@@ -34,6 +34,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from e2p.aws.fanout import fan_out
+from e2p.aws.function_logs import function_log_lines
 from e2p.aws.organization import accounts_in_units, stackset_targets
 from e2p.aws.sessions import error_text
 from e2p.aws.stacks import deployed_outputs
@@ -45,7 +46,6 @@ from e2p.ops.test_event import TEST_DETAIL_TYPE, TEST_SOURCE
 ARRIVED: Final = "arrived"
 MISSING: Final = "missing"
 # Lines logged in the minutes before the run can still be the run's (clock skew between hosts).
-LOG_LOOKBACK_MS: Final = 5 * 60 * 1000
 ARRIVAL_MESSAGE: Final = "test event arrived"
 SEND_WORKERS: Final = 8
 AWS_ERRORS: Final = (ClientError, BotoCoreError, E2PError)
@@ -244,16 +244,9 @@ class Verifier:
             raise E2PError("the central stack has no FunctionName output")
         central = self.ctx.settings.central
         logs = self._sessions.client(self._sessions.central(), "logs", central.region)
-        since = int(sent.sent_at.timestamp() * 1000) - LOG_LOOKBACK_MS
-        try:
-            pages = logs.get_paginator("filter_log_events").paginate(
-                logGroupName=f"/aws/lambda/{function}", startTime=since, filterPattern=f'"{sent.run_id}"'
-            )
-            lines = [str(e.get("message", "")) for page in pages for e in page.get("events", [])]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
-                return set()  # no invocation has logged yet
-            raise
+        lines = function_log_lines(logs, function, sent.sent_at, sent.run_id)
+        if lines is None:
+            return set()  # no invocation has logged yet
         return arrivals(lines, sent.run_id)
 
     # -- why a cell is missing -----------------------------------------------------------------------
