@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -294,12 +293,3 @@ class Verifier:
             )
             held += int(attributes["Attributes"]["ApproximateNumberOfMessages"])
         return held
-
-
-def wait_and_collect(
-    verifier: Verifier, sent: Sent, timeout: float, drive: Callable[[], None]
-) -> VerifyReport:
-    """The local mode's order: `drive()` runs the function (it only runs when driven), then collect."""
-    started = time.monotonic()
-    drive()
-    return verifier.collect(sent, max(timeout - (time.monotonic() - started), 0.0))
