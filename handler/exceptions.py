@@ -1,5 +1,17 @@
 """Narrow exceptions of the handler. Every one derives from Events2PantherError."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
+
+def aws_error_code(exc: ClientError, default: str = "") -> str:
+    """The error code of a failed AWS call (AccessDenied, NoSuchKey, 304...); `default` when none."""
+    return str(exc.response.get("Error", {}).get("Code", default))
+
 
 class Events2PantherError(Exception):
     """Base class of everything this package raises on purpose."""

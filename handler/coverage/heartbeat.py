@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 
 from handler.coverage.names import HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE
 from handler.envelope import Envelope
-from handler.exceptions import Events2PantherError
+from handler.exceptions import Events2PantherError, aws_error_code
 
 # How long a pair's record outlives its last heartbeat (DynamoDB TTL): long enough for the
 # watchdog to keep alerting on a silent pair for a month, then an account long gone is forgotten.
@@ -106,7 +106,7 @@ class DynamoDBCoverageTable:
                 },
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if aws_error_code(exc) == "ConditionalCheckFailedException":
                 return  # a newer heartbeat of this pair is already recorded
             raise CoverageStoreError(f"coverage table {self._table}: {exc}") from exc
         except BotoCoreError as exc:

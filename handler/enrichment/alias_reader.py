@@ -22,6 +22,8 @@ from typing import Any, Final
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from handler.exceptions import aws_error_code
+
 logger = logging.getLogger(__name__)
 
 SESSION_NAME: Final = "events2panther-alias-reader"
@@ -93,17 +95,15 @@ class AliasReader:
                 RoleArn=arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS
             )["Credentials"]
         except ClientError as exc:
-            return AliasRead(account_id, error=f"{_code(exc)}: cannot assume {arn}")
+            return AliasRead(account_id, error=f"{aws_error_code(exc, 'ClientError')}: cannot assume {arn}")
         except BotoCoreError as exc:
             return AliasRead(account_id, error=f"{type(exc).__name__}: cannot assume {arn}")
         try:
             aliases = self._iam_client(credentials).list_account_aliases().get("AccountAliases") or []
         except ClientError as exc:
-            return AliasRead(account_id, error=f"{_code(exc)}: ListAccountAliases refused")
+            return AliasRead(
+                account_id, error=f"{aws_error_code(exc, 'ClientError')}: ListAccountAliases refused"
+            )
         except BotoCoreError as exc:
             return AliasRead(account_id, error=f"{type(exc).__name__}: ListAccountAliases failed")
         return AliasRead(account_id, alias=str(aliases[0]) if aliases else "")
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", "ClientError"))

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler.enrichment.account import AccountInfo
 from handler.enrichment.organizations_source import _selected_tags
 from handler.enrichment.ou_tree import PATH_SEPARATOR, ROOT_NAME
-from handler.exceptions import AccountLookupError
+from handler.exceptions import AccountLookupError, aws_error_code
 
 NOT_FOUND: Final = "AccountNotFoundException"
 MAX_DEPTH: Final = 6  # Organizations nests OUs at most five levels below the root
@@ -26,7 +26,7 @@ def read_account(client: Any, account_id: str, tag_keys: Iterable[str]) -> Accou
     try:
         account = client.describe_account(AccountId=account_id)["Account"]
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == NOT_FOUND:
+        if aws_error_code(exc) == NOT_FOUND:
             return None
         raise AccountLookupError(f"DescribeAccount {account_id}: {exc}") from exc
     except BotoCoreError as exc:

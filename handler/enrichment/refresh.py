@@ -35,7 +35,7 @@ from handler.enrichment.organizations_account import read_account
 from handler.enrichment.organizations_source import OrganizationsSource
 from handler.enrichment.snapshot import EMPTY, Snapshot, SnapshotEntry, decode, encode
 from handler.enrichment.snapshot_source import SnapshotLocation
-from handler.exceptions import AccountLookupError
+from handler.exceptions import AccountLookupError, aws_error_code
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class SnapshotStore:
             answer = self._s3.get_object(Bucket=self._location.bucket, Key=self._location.key)
             blob = answer["Body"].read()
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in MISSING_CODES:
+            if aws_error_code(exc) in MISSING_CODES:
                 return EMPTY, ""
             raise AccountLookupError(f"cannot read {self._location.uri}: {exc}") from exc
         except BotoCoreError as exc:
@@ -82,7 +82,7 @@ class SnapshotStore:
                 **condition,
             )
         except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in CONFLICT_CODES:
+            if aws_error_code(exc) in CONFLICT_CODES:
                 raise SnapshotConflictError(f"{self._location.uri} changed while refreshing") from exc
             raise AccountLookupError(f"cannot write {self._location.uri}: {exc}") from exc
         except BotoCoreError as exc:

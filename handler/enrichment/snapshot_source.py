@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from handler.config import S3_SCHEME, s3_bucket_key
 from handler.enrichment.account import AccountInfo
 from handler.enrichment.snapshot import decode
-from handler.exceptions import AccountLookupError, ConfigurationError
+from handler.exceptions import AccountLookupError, ConfigurationError, aws_error_code
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,7 @@ class S3SnapshotSource:
             answer = self._client_factory().get_object(**request)
             blob = answer["Body"].read()
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if etag and code in NOT_MODIFIED_CODES:
+            if etag and aws_error_code(exc) in NOT_MODIFIED_CODES:
                 with self._lock:
                     return dict(self._accounts)
             raise AccountLookupError(
