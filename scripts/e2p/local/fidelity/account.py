@@ -28,7 +28,7 @@ import json
 import threading
 from typing import Any, Final
 
-from e2p.local.fidelity import organization, patching, switch
+from e2p.local.fidelity import organization, patching
 
 ACCOUNT_SERVICE: Final = "account.amazonaws.com"
 # Commercial regions enabled in every account, and those an account must opt in to (AWS General
@@ -103,8 +103,6 @@ def _not_in_moto() -> tuple[int, dict[str, Any], str]:
 
 
 def list_regions(response: Any) -> Any:
-    if not switch.active():
-        return _not_in_moto()
     account, error = _target_account(response)
     if error is not None:
         return error
@@ -124,8 +122,6 @@ def list_regions(response: Any) -> Any:
 
 
 def _change(response: Any, enable: bool) -> Any:
-    if not switch.active():
-        return _not_in_moto()
     account, error = _target_account(response)
     if error is not None:
         return error
@@ -153,8 +149,6 @@ def disable_region(response: Any) -> Any:
 
 
 def get_region_opt_status(response: Any) -> Any:
-    if not switch.active():
-        return _not_in_moto()
     account, error = _target_account(response)
     if error is not None:
         return error
@@ -206,5 +200,4 @@ def install() -> None:
         ("disable_region", disable_region),
         ("get_region_opt_status", get_region_opt_status),
     ):
-        if not hasattr(AccountResponse, name):
-            setattr(AccountResponse, name, handler)
+        patching.add_method(AccountResponse, name, handler, plain=_not_in_moto)

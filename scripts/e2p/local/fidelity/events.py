@@ -42,7 +42,7 @@ AWS behaviour restored, with the documentation fact each rests on:
 - An SQS target or DLQ under a customer managed key: the key policy is evaluated WITHOUT
   aws:SourceArn/aws:SourceAccount (no condition key is documented for EventBridge's KMS calls
   through SQS), so a statement conditioned on them does not admit EventBridge.
-- RetryPolicy is stored only: the local failures above are the non-retryable kind, which AWS
+- RetryPolicy on an SQS target is stored only: the local failures above are the non-retryable kind, which AWS
   sends to the DLQ without retries, so RETRY_ATTEMPTS is always "0".
 - An AWS::Events::Rule EventPattern given as JSON text (a `!Ref` to a String parameter) is a
   pattern, as CloudFormation reads it; moto encoded the text again and failed.

@@ -92,8 +92,14 @@ def add_property(owner: type, name: str, getter: Callable[[Any], Any]) -> None:
         setattr(owner, name, property(fget))
 
 
-def add_method(owner: type, name: str, implementation: Callable[..., Any]) -> None:
-    """Give `owner` a method moto lacks; in plain mode it fails the way a missing action does."""
+def add_method(
+    owner: type,
+    name: str,
+    implementation: Callable[..., Any],
+    plain: Callable[[], Any] | None = None,
+) -> None:
+    """Give `owner` a method moto lacks; in plain mode it fails the way a missing action does, or
+    returns `plain()` (what plain moto answers where the action is not even routed)."""
     with _lock:
         key = (id(owner), name)
         if key in _originals:
@@ -103,6 +109,8 @@ def add_method(owner: type, name: str, implementation: Callable[..., Any]) -> No
         @functools.wraps(implementation)
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             if not switch.active():
+                if plain is not None:
+                    return plain()
                 raise NotImplementedError(f"The {name} action has not been implemented")
             return implementation(self, *args, **kwargs)
 
