@@ -37,10 +37,10 @@ DEADLINE_REASON: Final = "deadline"
 API_KEY_HEADER: Final = "X-Api-Token"
 _REDACTED: Final = "[redacted]"
 _MS_PER_S: Final = 1000.0
-# What requests accepts as a header value (it checked before sending): no leading white space, no
-# line break. The token providers never return anything else; a test double or a bug could.
 # The most of an answer's body read (Panther's answers are a few hundred bytes of JSON).
 MAX_REPLY_BYTES: Final = 64 * 1024
+# What requests accepts as a header value (it checked before sending): no leading white space, no
+# line break. The token providers never return anything else; a test double or a bug could.
 _HEADER_VALUE: Final = re.compile(r"\S[^\r\n]*")
 
 
