@@ -102,6 +102,10 @@ def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in environ.get(name, "").split(",") if item.strip())
 
 
+def _is_role_arn(arn: str) -> bool:
+    return arn.startswith("arn:aws") and ":iam::" in arn and ":role/" in arn
+
+
 def _table(environ: Mapping[str, str], name: str) -> str:
     table = environ.get(name, "").strip()
     if table and not (_TABLE_NAME.match(table) or _TABLE_ARN.match(table)):
@@ -215,14 +219,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise ConfigurationError(f"{env.ACCOUNTS_FILE_MODE}=replace needs {env.ACCOUNTS_FILE}")
 
     role_arn = environ.get(env.ORG_LOOKUP_ROLE_ARN, "").strip()
-    if role_arn and not (role_arn.startswith("arn:aws") and ":iam::" in role_arn and ":role/" in role_arn):
+    if role_arn and not _is_role_arn(role_arn):
         raise ConfigurationError(f"{env.ORG_LOOKUP_ROLE_ARN}={role_arn!r} is not an IAM role ARN")
 
     dlq_url = environ.get(env.DEAD_LETTER_QUEUE_URL, "").strip()
     if dlq_url and not dlq_url.startswith(("https://", "http://")):
         raise ConfigurationError(f"{env.DEAD_LETTER_QUEUE_URL}={dlq_url!r} is not an SQS queue URL")
 
-    tag_keys = tuple(k.strip() for k in environ.get(env.ACCOUNT_TAG_KEYS, "").split(",") if k.strip())
+    tag_keys = _list(environ, env.ACCOUNT_TAG_KEYS)
 
     table = environ.get(env.IDEMPOTENCY_TABLE, "").strip()
     if table and not (_TABLE_NAME.match(table) or _TABLE_ARN.match(table)):
@@ -335,7 +339,7 @@ def load_refresh_settings(environ: Mapping[str, str] | None = None) -> RefreshSe
             f"{env.DIRECTORY_SNAPSHOT} is not set: where the directory snapshot is written"
         )
     role_arn = environ.get(env.ORG_LOOKUP_ROLE_ARN, "").strip()
-    if not (role_arn.startswith("arn:aws") and ":iam::" in role_arn and ":role/" in role_arn):
+    if not _is_role_arn(role_arn):
         raise ConfigurationError(f"{env.ORG_LOOKUP_ROLE_ARN}={role_arn!r} is not an IAM role ARN")
     alias_role = environ.get(env.ALIAS_ROLE_NAME, "").strip()
     if alias_role and not _ROLE_NAME.match(alias_role):
@@ -343,9 +347,7 @@ def load_refresh_settings(environ: Mapping[str, str] | None = None) -> RefreshSe
     return RefreshSettings(
         snapshot=snapshot,
         org_lookup_role_arn=role_arn,
-        account_tag_keys=tuple(
-            k.strip() for k in environ.get(env.ACCOUNT_TAG_KEYS, "").split(",") if k.strip()
-        ),
+        account_tag_keys=_list(environ, env.ACCOUNT_TAG_KEYS),
         alias_role_name=alias_role,
         alias_refresh_seconds=_number(
             environ,
