@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from e2p.exceptions import E2PError
+from e2p.aws.sessions import AWS_ERRORS
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,12 +33,11 @@ def fan_out(
     Only errors a step is expected to meet are caught (AWS client errors and the CLI's own);
     a programming error still surfaces as a traceback.
     """
-    from botocore.exceptions import BotoCoreError, ClientError
 
     def guarded(item: T) -> Attempt[T, R]:
         try:
             return Attempt(item, value=work(item))
-        except (ClientError, BotoCoreError, E2PError) as exc:
+        except AWS_ERRORS as exc:
             return Attempt(item, error=exc)
 
     if workers <= 1 or len(items) <= 1:

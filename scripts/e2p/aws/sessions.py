@@ -20,7 +20,7 @@ from botocore.credentials import RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 from botocore.session import get_session
 
-from e2p.exceptions import CredentialsError
+from e2p.exceptions import CredentialsError, E2PError
 from handler.log_safety import cap_sdk_debug_logging
 
 ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL"
@@ -235,6 +235,10 @@ def refreshing_session(sts: Any, role_arn: str, *, region: str | None) -> boto3.
 def _error_text(exc: ClientError) -> str:
     error = exc.response.get("Error", {})
     return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".strip()
+
+
+# What a step across accounts and regions catches, records with error_text and goes on from.
+AWS_ERRORS: Final = (ClientError, BotoCoreError, E2PError)
 
 
 def error_text(exc: BaseException) -> str:

@@ -6,8 +6,8 @@ import sys
 from datetime import UTC, datetime
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
 
+from e2p.aws.sessions import AWS_ERRORS
 from e2p.console import exit_codes
 from e2p.console.options import GlobalOptions, UsageFailure, global_options, load_context, usage_errors
 from e2p.console.output import Output
@@ -111,7 +111,7 @@ def replay_command(  # noqa: PLR0917 - click passes every option as an argument
     if member:
         try:
             targets = member_targets(ctx, _set(accounts), _set(regions))
-        except (E2PError, ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             rows.append(
                 ReplayRow("member DLQs", "", detail=f"cannot list the member stacks: {exc}", ok=False)
             )

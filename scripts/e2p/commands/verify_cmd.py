@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
 
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.console import exit_codes
 from e2p.console.options import GlobalOptions, global_options, load_context, usage_errors
 from e2p.console.output import Output
-from e2p.exceptions import E2PError
 from e2p.ops.verify import ARRIVED, Verifier, VerifyReport
 
 
@@ -63,7 +61,7 @@ def verify_command(options: GlobalOptions, timeout: float) -> None:
     ctx = load_context(options, read_only=True)
     try:
         report = Verifier(ctx).run(timeout)
-    except (E2PError, ClientError, BotoCoreError) as exc:
+    except AWS_ERRORS as exc:
         # No central stack, or its log group cannot be read: nothing could be proven.
         ctx.output.error(f"e2p verify: {error_text(exc)}")
         sys.exit(exit_codes.FAILED)

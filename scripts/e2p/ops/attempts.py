@@ -7,12 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.console.output import Output
 from e2p.console.results import Outcome, Results
-from e2p.exceptions import E2PError
 
 T = TypeVar("T")
 
@@ -25,7 +22,7 @@ def attempt_step(  # noqa: PLR0917 -- the step's identity and its work, in the o
     try:
         with out.waiting(f"{step} {where}".strip()):
             return work()
-    except (ClientError, BotoCoreError, E2PError) as exc:
+    except AWS_ERRORS as exc:
         results.record(step, Outcome.FAILED, account, region, error_text(exc))
         out.error(f"{step} ({account} {region}): {error_text(exc)}")
         return None

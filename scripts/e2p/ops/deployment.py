@@ -22,7 +22,7 @@ from e2p.aws.fanout import fan_out
 from e2p.aws.lambda_concurrency import check_concurrency
 from e2p.aws.mappings_object import store_mappings
 from e2p.aws.organization import accounts_in_units, describe_organization, stackset_targets
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.aws.stack_parameters import central_parameters, lookup_role_parameters, member_parameters
 from e2p.aws.stacks import TEMPLATE_BODY_LIMIT, StackDeployer, StackSpec, StackState, format_event
 from e2p.aws.stackset_ops import OperationReport, StackSetManager
@@ -467,7 +467,7 @@ class Deployment:
             body = self._template(self.ctx.project.member_template)
             values = self._member_values(outputs)
             session = self.ctx.sessions.management()
-        except (E2PError, ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             self.results.record(
                 "management stack", Outcome.FAILED, org.management_account_id, "", error_text(exc)
             )

@@ -25,20 +25,18 @@ from enum import StrEnum
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from e2p.aws.organization import accounts_in_units
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.aws.stacks import deployed_outputs
 from e2p.config.settings import MAX_EVENT_PATTERN_CHARS
 from e2p.console.options import CommandContext
-from e2p.exceptions import E2PError
 
 STACKSETS_PRINCIPAL: Final = "member.org.stacksets.cloudformation.amazonaws.com"
 TLS_TIMEOUT_S: Final = 5.0
 OPT_IN_NOT_REQUIRED: Final = "opt-in-not-required"
 ENABLED_OPT_IN: Final = frozenset({"opted-in", OPT_IN_NOT_REQUIRED, "ENABLED", "ENABLED_BY_DEFAULT"})
-AWS_ERRORS: Final = (ClientError, BotoCoreError, E2PError)
 
 
 class Status(StrEnum):

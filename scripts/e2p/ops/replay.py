@@ -13,12 +13,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from e2p.aws.fanout import fan_out
 from e2p.aws.message_mover import MessageMover, MoveReport, native_move
 from e2p.aws.queue_depths import queue_arn, queue_depth
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.aws.stacks import deployed_outputs, describe, outputs_of
 from e2p.aws.stackset_ops import StackSetManager
 from e2p.console.options import CommandContext
@@ -171,7 +171,7 @@ def _codes(report: MoveReport) -> str:
 def _guarded(source: str, method: str, work: Callable[[], ReplayRow]) -> ReplayRow:
     try:
         return work()
-    except (ClientError, BotoCoreError, E2PError) as exc:
+    except AWS_ERRORS as exc:
         return ReplayRow(source, method, detail=error_text(exc), ok=False)
 
 

@@ -13,13 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from e2p.aws.directory_snapshot import AccountAlias, aliases_of, read_snapshot
 from e2p.aws.fanout import fan_out
 from e2p.aws.organization import OrgAccount, accounts_in_units, stackset_targets
 from e2p.aws.queue_depths import QueueDepth, queue_depth
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.aws.stacks import SUCCESS, deployed_outputs, describe, outputs_of, stack_resources
 from e2p.aws.stackset_ops import InstanceState, StackSetManager
 from e2p.console.options import CommandContext
@@ -148,7 +146,7 @@ class StatusCheck:
     def _guard(self, report: StatusReport, what: str, work: Callable[[], T]) -> T | None:
         try:
             return work()
-        except (ClientError, BotoCoreError, E2PError) as exc:
+        except AWS_ERRORS as exc:
             report.errors.append(f"{what}: {error_text(exc)}")
             return None
 
@@ -188,7 +186,7 @@ class StatusCheck:
         feature may be off (no table output, no trusted access for Account Management)."""
         try:
             return work()
-        except (ClientError, BotoCoreError, E2PError) as exc:
+        except AWS_ERRORS as exc:
             report.notes.append(f"{what}: {error_text(exc)}")
             return None
 

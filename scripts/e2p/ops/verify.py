@@ -30,12 +30,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from e2p.aws.fanout import fan_out
 from e2p.aws.function_logs import function_log_lines
 from e2p.aws.organization import accounts_in_units, stackset_targets
-from e2p.aws.sessions import error_text
+from e2p.aws.sessions import AWS_ERRORS, error_text
 from e2p.aws.stacks import deployed_outputs
 from e2p.aws.stackset_ops import StackSetManager
 from e2p.console.options import CommandContext
@@ -47,7 +45,6 @@ MISSING: Final = "missing"
 # Lines logged in the minutes before the run can still be the run's (clock skew between hosts).
 ARRIVAL_MESSAGE: Final = "test event arrived"
 SEND_WORKERS: Final = 8
-AWS_ERRORS: Final = (ClientError, BotoCoreError, E2PError)
 
 Cell = tuple[str, str]  # (account, region)
 
