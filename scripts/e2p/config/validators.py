@@ -144,9 +144,8 @@ def panther_url(key: str, value: Any, allow_insecure_http: bool) -> str:
     text = string(key, value)
     parts = urlsplit(text)
     if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise SettingsError(
-            key, f"expected a URL like https://panther.example.com/api/event/create, got {text!r}"
-        )
+        # Not quoted: a URL pasted with credentials or a token in it must not be printed.
+        raise SettingsError(key, "expected a URL like https://panther.example.com/api/event/create")
     if parts.scheme == "http" and not allow_insecure_http:
         raise SettingsError(
             key,
@@ -154,9 +153,8 @@ def panther_url(key: str, value: Any, allow_insecure_http: bool) -> str:
             "(or set central.allow_insecure_http = true for a local test console only)",
         )
     if parts.path.rstrip("/") not in PANTHER_PATHS:
-        raise SettingsError(
-            key, f"path is {parts.path!r}; Panther takes events at {' or '.join(PANTHER_PATHS)}"
-        )
+        # The path is not quoted either: an operator may have pasted the token into it.
+        raise SettingsError(key, f"Panther takes events at {' or '.join(PANTHER_PATHS)} only")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise SettingsError(
             key, "must not carry a query, fragment or credentials (the token goes in a header)"
