@@ -138,17 +138,22 @@ class StatusReport:
         }
 
 
+def _recorded(lines: list[str], what: str, work: Callable[[], T]) -> T | None:
+    """`work()`'s value, or None after adding why it failed to `lines`."""
+    try:
+        return work()
+    except AWS_ERRORS as exc:
+        lines.append(f"{what}: {error_text(exc)}")
+        return None
+
+
 class StatusCheck:
     def __init__(self, ctx: CommandContext) -> None:
         self.ctx = ctx
         self._sessions = ctx.sessions
 
     def _guard(self, report: StatusReport, what: str, work: Callable[[], T]) -> T | None:
-        try:
-            return work()
-        except AWS_ERRORS as exc:
-            report.errors.append(f"{what}: {error_text(exc)}")
-            return None
+        return _recorded(report.errors, what, work)
 
     def run(self, member_dlqs: bool) -> StatusReport:
         definition = self.ctx.definition
@@ -184,11 +189,7 @@ class StatusCheck:
     def _note(self, report: StatusReport, what: str, work: Callable[[], T]) -> T | None:
         """Like _guard, but what it cannot read is a note, not a failed check: the coverage
         feature may be off (no table output, no trusted access for Account Management)."""
-        try:
-            return work()
-        except AWS_ERRORS as exc:
-            report.notes.append(f"{what}: {error_text(exc)}")
-            return None
+        return _recorded(report.notes, what, work)
 
     def _coverage_feature(
         self, report: StatusReport, outputs: dict[str, str], accounts: list[OrgAccount], management_id: str
