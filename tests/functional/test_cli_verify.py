@@ -68,6 +68,28 @@ def test_a_disabled_rule_is_reported_missing_with_its_reason(
     assert all(c["status"] == "arrived" for key, c in cells(data).items() if key != broken)
 
 
+def test_a_rule_without_the_bus_target_names_the_stack_instance(
+    shared_deployment: Stage, function: ArrivalLogger
+) -> None:
+    # GIVEN the member rule of one account x region no longer targeting the central bus
+    broken = (shared_deployment.layout.app_account, "us-east-1")
+    events = shared_deployment.client("events", *broken)
+    bus = shared_deployment.central_outputs()["EventBusArn"]
+    (rule,) = events.list_rule_names_by_target(TargetArn=bus, EventBusName="default")["RuleNames"]
+    targets = events.list_targets_by_rule(Rule=rule, EventBusName="default")["Targets"]
+    events.remove_targets(Rule=rule, EventBusName="default", Ids=[t["Id"] for t in targets])
+    try:
+        # WHEN
+        code, data = shared_deployment.cli_json("verify", "--timeout", "4")
+    finally:
+        events.put_targets(Rule=rule, EventBusName="default", Targets=targets)
+    # THEN the reason names the stack instance of that cell and its status (StackSet's own view)
+    assert code == 1
+    reason = cells(data)[broken]["reason"]
+    assert reason.startswith("no rule targets the central bus"), reason
+    assert "(stack instance CURRENT)" in reason or "(stack instance SUCCEEDED)" in reason, reason
+
+
 def test_the_table_is_an_account_by_region_matrix(shared_deployment: Stage, function: ArrivalLogger) -> None:
     result = shared_deployment.cli("verify", "--timeout", "30")
     assert result.exit_code == 0, result.output

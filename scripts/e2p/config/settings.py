@@ -66,6 +66,19 @@ def _int_setting(parameter: str, minimum: int, maximum: int) -> FunctionSetting:
     return FunctionSetting(parameter, lambda key, value: str(v.integer(key, value, minimum, maximum)))
 
 
+# The central template's FunctionTimeout list: the buffer queue's visibility timeout is looked up from it.
+FUNCTION_TIMEOUTS: Final = (30, 60, 90, 120, 180, 300, 600, 900)
+
+
+def _timeout(key: str, value: Any) -> str:
+    seconds = v.integer(key, value, 1, 900)
+    if seconds not in FUNCTION_TIMEOUTS:
+        raise SettingsError(
+            key, f"the central template accepts only {', '.join(map(str, FUNCTION_TIMEOUTS))}"
+        )
+    return str(seconds)
+
+
 def _retention(key: str, value: Any) -> str:
     days = v.integer(key, value, 1, 3653)
     if days not in LOG_RETENTION_DAYS:
@@ -83,10 +96,10 @@ FUNCTION_SETTINGS: Final[Mapping[str, FunctionSetting]] = {
     "maximum_concurrency": _int_setting("MaximumConcurrency", 2, 1000),
     "delivery_concurrency": _int_setting("DeliveryConcurrency", 1, 64),
     # 0 = no reservation (the template's default): new accounts may have a quota of 10 and cannot reserve.
-    "reserved_concurrency": _int_setting("ReservedConcurrency", 0, 10000),
+    "reserved_concurrency": _int_setting("ReservedConcurrency", 0, 1000),
     "max_receive_count": _int_setting("MaxReceiveCount", 1, 1000),
     "memory_size": _int_setting("FunctionMemorySize", 128, 10240),
-    "timeout_seconds": _int_setting("FunctionTimeout", 1, 900),
+    "timeout_seconds": FunctionSetting("FunctionTimeout", _timeout),
     # 1-365: the template's bounds (0 would keep every organisation event forever).
     "archive_retention_days": _int_setting("ArchiveRetentionDays", 1, 365),
     "log_retention_days": FunctionSetting("LogRetentionDays", _retention),
